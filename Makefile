@@ -1,0 +1,66 @@
+# vmmu: `make run` and `make test` are all a fresh Debian 12 machine needs.
+# Both install missing Debian packages first (scripts/install-deps.sh).
+
+BUILD       ?= build
+ASAN_BUILD  ?= build-asan
+FUZZ_BUILD  ?= build-fuzz
+JOBS        ?= $(shell nproc)
+FUZZ_SECONDS ?= 10
+PREFIX      ?= /usr/local
+FUZZ_TARGETS = fuzz_trace fuzz_walk
+
+CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMMU_WERROR=ON
+
+.PHONY: all deps build run test unit-test asan-test fuzz fuzz-build install clean
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@ninja -C $(BUILD) -j $(JOBS)
+
+# The default demonstration.
+run: build
+	@echo "== vmmu replay tests/traces/example.trace (TRACE-FORMAT.md's example)"
+	@./$(BUILD)/vmmu replay --stats tests/traces/example.trace
+	@echo
+	@echo "== vmmu bench walk --quick"
+	@./$(BUILD)/vmmu bench walk --quick
+
+unit-test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan-test: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVMMU_WERROR=ON \
+		-DVMMU_SANITIZE=address,undefined >/dev/null
+	@ninja -C $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+
+fuzz-build: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DVMMU_WERROR=ON -DVMMU_FUZZ=ON -DVMMU_SANITIZE=address,undefined >/dev/null
+	@ninja -C $(FUZZ_BUILD) -j $(JOBS) $(FUZZ_TARGETS)
+
+# Each fuzz target for FUZZ_SECONDS, from the corpus in the repository;
+# new inputs go to a scratch copy, never into fuzz/corpus.
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		c=$${t#fuzz_}; rm -rf $(FUZZ_BUILD)/corpus-$$c; mkdir -p $(FUZZ_BUILD)/corpus-$$c; \
+		echo "== $$t for $(FUZZ_SECONDS)s"; \
+		./$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+			$(FUZZ_BUILD)/corpus-$$c fuzz/corpus/$$c >$(FUZZ_BUILD)/$$t.log 2>&1 \
+			|| { tail -n 60 $(FUZZ_BUILD)/$$t.log; echo "$$t failed"; exit 1; }; \
+		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' $(FUZZ_BUILD)/$$t.log; \
+	done
+
+test: unit-test asan-test fuzz
+	@echo "make test: unit, trace, sanitizer and fuzz runs passed"
+
+install: build
+	@cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

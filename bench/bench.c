@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* vmmu bench: dispatch to the benchmarks. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "commands.h"
+
+int cmd_bench(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "walk"))
+		return bench_walk(argc - 1, argv + 1);
+	fprintf(stderr, "usage: vmmu bench walk [OPTIONS]\n");
+	return 2;
+}

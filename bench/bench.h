@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VMMU_BENCH_H
+#define VMMU_BENCH_H
+
+int bench_walk(int argc, char **argv);
+
+#endif

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A vCPU: architectural registers, the paging mode they imply, and the guest
+ * page-table memory its walks read.  Used by one thread at a time.
+ */
+#ifndef VMMU_VCPU_H
+#define VMMU_VCPU_H
+
+#include <stdbool.h>
+
+#include "mem/mem.h"
+#include "paging/paging.h"
+#include "vm/stats.h"
+#include "vm/vm.h"
+
+struct vcpu_regs {
+	uint64_t cr0, cr3, cr4, efer, rflags, pkrs;
+	uint64_t pdpte[4];           /* PAE PDPTE registers */
+	uint32_t pkru;
+	uint8_t cpl;
+	bool smm;
+};
+
+/* Guest page-table memory over the memslots of the vCPU's address space,
+ * with a one-slot lookup cache (valid for one memslot set). */
+struct vcpu_pt_mem {
+	struct pt_mem ops;
+	struct vmmu_vcpu *vcpu;
+	const struct memslot_set *cached_set;
+	unsigned int cached_index;
+};
+
+struct vmmu_vcpu {
+	struct vmmu_vm *vm;
+	uint32_t id;
+	bool in_guest_mode;          /* between vmmu_vcpu_enter() and _exit() */
+	struct vcpu_regs regs;
+	struct paging_mode mode;     /* follows CR0, CR4, EFER */
+	struct vcpu_pt_mem pt_mem;
+	struct vcpu_stats stats;
+};
+
+static inline unsigned int vcpu_as_id(const struct vmmu_vcpu *v)
+{
+	return v->regs.smm ? VMMU_AS_SMM : VMMU_AS_NORMAL;
+}
+
+static inline unsigned int vcpu_maxphyaddr(const struct vmmu_vcpu *v)
+{
+	return v->vm->cfg.maxphyaddr;
+}
+
+/* The slot backing @gfn in the vCPU's address space, or NULL.  Under RCU. */
+const struct memslot *vcpu_find_slot(struct vmmu_vcpu *v, gfn_t gfn);
+void vcpu_pt_mem_init(struct vmmu_vcpu *v);
+
+/* Recomputes the paging mode after a change of CR0, CR4 or EFER. */
+void vcpu_update_mode(struct vmmu_vcpu *v);
+void vcpu_reset_regs(struct vmmu_vcpu *v);
+
+/* TLB invalidation points (SDM 4.10.4).  Nothing is cached across accesses
+ * in direct mode yet; these count the flushes the architecture performs. */
+enum vcpu_flush { FLUSH_ALL, FLUSH_NON_GLOBAL, FLUSH_PAGE };
+void vcpu_flush_tlb(struct vmmu_vcpu *v, enum vcpu_flush kind, gva_t gva);
+
+/* Enters guest mode for the length of a library call unless the caller
+ * already did; returns whether it did. */
+bool vcpu_enter_implicit(struct vmmu_vcpu *v);
+void vcpu_exit_implicit(struct vmmu_vcpu *v, bool entered);
+
+#endif

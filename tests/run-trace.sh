@@ -1,0 +1,35 @@
+#!/bin/sh
+# Replays one trace under each MMU mode given and compares with its .expected.
+# Usage: run-trace.sh VMMU TRACE MODE...
+# .expected: `#` comments and trailing blanks stripped, blank lines ignored.
+# A line `error N` instead means: exit status 2, and stderr starts with
+# "TRACE:N:".
+set -u
+vmmu=$1 trace=$2
+shift 2
+expected=${trace%.trace}.expected
+[ -f "$expected" ] || { echo "missing $expected"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$expected" >"$tmp/want"
+status=0
+for mode in "$@"; do
+	"$vmmu" replay --mmu="$mode" "$trace" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if grep -q '^error ' "$tmp/want"; then
+		line=$(sed -n 's/^error \([0-9]*\)$/\1/p' "$tmp/want")
+		if [ $rc -ne 2 ] || ! head -n1 "$tmp/err" | grep -q "^$trace:$line: "; then
+			echo "FAIL $trace [$mode]: expected exit 2 with '$trace:$line: ...', got exit $rc:"
+			cat "$tmp/err"
+			status=1
+		fi
+		continue
+	fi
+	if [ $rc -ne 0 ]; then
+		echo "FAIL $trace [$mode]: exit $rc"; cat "$tmp/err"; status=1; continue
+	fi
+	if ! diff -u "$tmp/want" "$tmp/out" >"$tmp/diff"; then
+		echo "FAIL $trace [$mode]:"; cat "$tmp/diff"; status=1
+	fi
+done
+exit $status

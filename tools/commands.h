@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* Subcommands of the vmmu tool: each gets argv from its own name on and
+ * returns the exit status (0 done, 1 run-time failure, 2 usage/malformed). */
+#ifndef VMMU_TOOLS_COMMANDS_H
+#define VMMU_TOOLS_COMMANDS_H
+
+int cmd_replay(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Reads a whole file ("-" is stdin); returns a malloc'ed buffer or NULL
+ * with a message on stderr. */
+char *read_file(const char *path, size_t *len);
+
+#endif

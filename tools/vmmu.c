@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* The vmmu command: replays traces and runs benchmarks. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "vmmu.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vmmu COMMAND [OPTIONS]\n"
+		"\n"
+		"commands:\n"
+		"  replay [--mmu=direct] [--stats] TRACE   replay a trace (TRACE-FORMAT.md); - reads stdin\n"
+		"  bench walk [-b BYTES] [-i ITERATIONS]   guest page-walk benchmark\n"
+		"  version                                 print the library version\n"
+		"\n"
+		"exit status: 0 done, 1 run-time failure, 2 malformed input or usage error\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "replay"))
+		return cmd_replay(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "bench"))
+		return cmd_bench(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("vmmu %s\n", vmmu_version());
+		return 0;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "vmmu: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

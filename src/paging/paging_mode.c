@@ -101,10 +101,12 @@ static void init_permissions(struct paging_mode *m, const struct paging_regs *r)
 }
 
 /*
- * Protection keys (SDM 4.6.2): only with IA-32e paging, only for data
- * accesses; PKRU governs user-mode addresses (CR4.PKE), PKRS supervisor-mode
- * addresses (CR4.PKS).  AD denies every data access; WD denies writes that are
- * user-mode accesses or happen with CR0.WP=1.
+ * Protection keys (SDM 4.6.2, and the PK flag of 4.7): only with IA-32e
+ * paging, only for data accesses; PKRU governs user-mode addresses (CR4.PKE),
+ * PKRS supervisor-mode addresses (CR4.PKS).  AD denies every data access.
+ * WD denies writes when CR0.WP=1 and, for PKRU only, user-mode writes
+ * whatever CR0.WP says.  (A user-mode write to a supervisor-mode address
+ * faults anyway; with PKRS.WD and CR0.WP=0 its error code has no PK bit.)
  */
 static void init_pk_mask(struct paging_mode *m, const struct paging_regs *r)
 {
@@ -119,7 +121,7 @@ static void init_pk_mask(struct paging_mode *m, const struct paging_regs *r)
 
 		if (m->pk_active && !(access & ACCESS_FETCH) && (user_page ? pke : pks)) {
 			bits = 1;
-			if ((access & ACCESS_WRITE) && ((access & ACCESS_USER) || wp))
+			if ((access & ACCESS_WRITE) && (wp || (user_page && (access & ACCESS_USER))))
 				bits |= 2;
 		}
 		m->pk_mask[idx] = bits;

@@ -43,7 +43,7 @@ int guest_mem_init(struct guest_mem *gm, unsigned int maxphyaddr)
 	memset(gm, 0, sizeof(*gm));
 	gm->maxphyaddr = maxphyaddr;
 	for (unsigned int as = 0; as < MEM_NR_AS; as++) {
-		gm->as[as] = memslot_set_alloc(0, 0);
+		gm->as[as] = memslot_set_alloc(0, ++gm->generation);
 		if (!gm->as[as]) {
 			guest_mem_destroy(gm);
 			return -ENOMEM;

@@ -137,9 +137,20 @@ static inline uint64_t bit_range(unsigned int hi, unsigned int lo)
  * @gpa (aligned to the entry size), or NULL: with @write false, no RAM there
  * (the walk faults with P=0, as KVM's walker does); with @write true, the
  * entry cannot be written (read-only slot: the A/D update is skipped).
+ *
+ * map() may also open a window: guest memory [window_gpa, window_gpa +
+ * window_size) that lies contiguously at window_hva, which the walker then
+ * reads (and, if window_writable, updates) without calling map() again:
+ * guest page tables usually share one memslot, and a warm walk then calls
+ * map() not at all.  The walker never closes the window; the owner of the
+ * pt_mem must (window_size = 0) before the memory behind it may change.
  */
 struct pt_mem {
 	void *(*map)(struct pt_mem *mem, gpa_t gpa, bool write);
+	gpa_t window_gpa;
+	uint64_t window_size;
+	uint8_t *window_hva;
+	bool window_writable;
 };
 
 /* Per-access register state beyond the mode. */

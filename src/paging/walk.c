@@ -38,17 +38,14 @@ static inline bool pte_cmpxchg(void *p, uint64_t old, uint64_t new, bool pte64)
 					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
-static inline unsigned int pte_rights(const struct paging_mode *m, uint64_t pte)
+/* The entry at @gpa through the walk's window, else through map(). */
+static inline void *pt_map(struct pt_mem *mem, gpa_t gpa, bool write)
 {
-	unsigned int rights = 0;
+	uint64_t offset = gpa - mem->window_gpa;
 
-	if (pte & PT_WRITABLE)
-		rights |= RIGHT_WRITE;
-	if (pte & PT_USER)
-		rights |= RIGHT_USER;
-	if (!(m->nx && (pte & PT64_NX)))
-		rights |= RIGHT_EXEC;
-	return rights;
+	if (offset < mem->window_size && (!write || mem->window_writable))
+		return mem->window_hva + offset;
+	return mem->map(mem, gpa, write);
 }
 
 /* Bits of the linear address below the leaf at @level. */
@@ -67,13 +64,6 @@ static inline gpa_t leaf_gpa(bool pte64, unsigned int level, uint64_t pte, gva_t
 		return (pte & PT32_ADDR_MASK) | (gva & offset);
 	/* 4 MiB page: PSE-36 puts physical bits 39:32 in PDE bits 20:13. */
 	return (pte & 0xffc00000ull) | (((pte >> 13) & 0xff) << 32) | (gva & offset);
-}
-
-static inline unsigned int pte_index(bool pte64, unsigned int level, gva_t gva)
-{
-	if (pte64)
-		return (gva >> (PAGE_SHIFT + 9 * (level - 1))) & 511;
-	return (gva >> (PAGE_SHIFT + 10 * (level - 1))) & 1023;
 }
 
 static uint32_t fault_code(const struct paging_mode *m, unsigned int access, uint32_t bits)
@@ -96,27 +86,55 @@ static inline uint32_t pk_fault(const struct paging_mode *m, const struct walk_r
 	return ((pkr >> (2 * key)) & 3 & m->pk_mask[pk_index(access, user_page)]) ? PFERR_PK : 0;
 }
 
-bool walk_guest(const struct paging_mode *m, const struct walk_regs *r, struct pt_mem *mem,
-		gva_t gva, unsigned int access, unsigned int flags, struct walk_result *res)
+/*
+ * Sets A in every entry of the path and D in the leaf for a write, each
+ * with a compare-and-swap against the value the walk read.  Returns false
+ * when one lost a race: the caller restarts the walk.
+ */
+static bool update_ad(struct pt_mem *mem, const uint64_t *path_pte, const gpa_t *path_gpa,
+		      unsigned int top, unsigned int leaf, bool write, bool pte64,
+		      struct walk_result *res)
 {
-	const bool pte64 = m->levels >= 3;
+	for (unsigned int l = top; l >= leaf; l--) {
+		uint64_t old = path_pte[l - 1], new = old | PT_ACCESSED;
+		void *wp;
+
+		if (l == leaf && write)
+			new |= PT_DIRTY;
+		if (new == old)
+			continue;
+		wp = pt_map(mem, path_gpa[l - 1], true);
+		if (!wp)
+			continue;       /* read-only memory is never written */
+		if (!pte_cmpxchg(wp, old, new, pte64))
+			return false;
+		res->ad_updates++;
+	}
+	return true;
+}
+
+/*
+ * The walk, for one entry format.  Forced inline (a GCC/Clang attribute) so
+ * that each caller below gets a copy with @pte64 constant: the per-level
+ * index, mask and address arithmetic then compile without format branches,
+ * as Xen compiles its walker once per GUEST_PAGING_LEVELS.
+ */
+static inline __attribute__((always_inline)) bool
+walk_format(const struct paging_mode *m, const struct walk_regs *r, struct pt_mem *mem,
+	    gva_t gva, unsigned int access, unsigned int flags, struct walk_result *res,
+	    const bool pte64)
+{
+	const uint64_t addr_mask = pte64 ? PT64_ADDR_MASK : PT32_ADDR_MASK;
 	uint64_t path_pte[PT_MAX_LEVELS];
 	gpa_t path_gpa[PT_MAX_LEVELS];
 	unsigned int top, level, rights;
-	uint64_t pte;
+	uint64_t pte, all_and, all_or;
 	gpa_t table;
 
-	res->ad_updates = 0;
-	res->retries = 0;
-	if (!m->levels) {
-		res->gpa = gva;
-		res->level = 1;
-		res->rights = RIGHTS_ALL;
-		return true;
-	}
 retry:
-	rights = RIGHTS_ALL;
-	if (m->levels == 3) {
+	all_and = ~0ull;
+	all_or = 0;
+	if (pte64 && m->levels == 3) {
 		/* PAE: the PDPTE registers stand for level 3; no rights there. */
 		pte = r->pdpte[(gva >> 30) & 3];
 		if (!(pte & PT_PRESENT))
@@ -124,14 +142,17 @@ retry:
 		table = pte & PT64_ADDR_MASK;
 		top = 2;
 	} else {
-		table = r->cr3 & (pte64 ? PT64_ADDR_MASK : PT32_ADDR_MASK);
+		table = r->cr3 & addr_mask;
 		top = m->levels;
 	}
 
-	for (level = top;; level--) {
-		gpa_t pte_gpa = table + (gpa_t)pte_index(pte64, level, gva) * (pte64 ? 8 : 4);
-		const void *p = mem->map(mem, pte_gpa, false);
-		bool ps;
+	const unsigned int bits = pte64 ? 9 : 10;
+	unsigned int shift = PAGE_SHIFT + bits * (top - 1);
+
+	for (level = top;; level--, shift -= bits) {
+		gpa_t pte_gpa = table + ((gva >> shift) & ((1u << bits) - 1)) * (pte64 ? 8 : 4);
+		const void *p = pt_map(mem, pte_gpa, false);
+		unsigned int ps;
 
 		if (!p)
 			goto not_present;
@@ -140,16 +161,23 @@ retry:
 		path_gpa[level - 1] = pte_gpa;
 		if (!(pte & PT_PRESENT))
 			goto not_present;
-		ps = pte & PT_PAGE_SIZE;
+		ps = (pte >> 7) & 1;
 		if (pte & m->rsvd[ps][level - 1]) {
 			res->error_code = fault_code(m, access, PFERR_PRESENT | PFERR_RSVD);
 			return false;
 		}
-		rights &= pte_rights(m, pte);
+		/* R/W and U/S combine by AND, XD by OR. */
+		all_and &= pte;
+		all_or |= pte;
 		if (level == 1 || (ps && (m->large_levels & (1u << level))))
 			break;
-		table = pte & (pte64 ? PT64_ADDR_MASK : PT32_ADDR_MASK);
+		table = pte & addr_mask;
 	}
+
+	/* RIGHT_WRITE and RIGHT_USER sit where R/W and U/S do. */
+	rights = (unsigned int)(all_and & (PT_WRITABLE | PT_USER));
+	if (!(m->nx && (all_or & PT64_NX)))
+		rights |= RIGHT_EXEC;
 
 	uint32_t pk = m->pk_active ? pk_fault(m, r, access, rights, pte) : 0;
 
@@ -158,24 +186,12 @@ retry:
 		return false;
 	}
 
-	if (!(flags & WALK_NO_AD)) {
-		for (unsigned int l = top; l >= level; l--) {
-			uint64_t old = path_pte[l - 1], new = old | PT_ACCESSED;
-			void *wp;
-
-			if (l == level && (access & ACCESS_WRITE))
-				new |= PT_DIRTY;
-			if (new == old)
-				continue;
-			wp = mem->map(mem, path_gpa[l - 1], true);
-			if (!wp)
-				continue;       /* read-only memory is never written */
-			if (!pte_cmpxchg(wp, old, new, pte64)) {
-				res->retries++;
-				goto retry;
-			}
-			res->ad_updates++;
-		}
+	/* Nothing to set when every entry has A and, for a write, the leaf D. */
+	if (!(flags & WALK_NO_AD) &&
+	    (!(all_and & PT_ACCESSED) || ((access & ACCESS_WRITE) && !(pte & PT_DIRTY))) &&
+	    !update_ad(mem, path_pte, path_gpa, top, level, access & ACCESS_WRITE, pte64, res)) {
+		res->retries++;
+		goto retry;
 	}
 	res->gpa = leaf_gpa(pte64, level, pte, gva);
 	res->level = level;
@@ -187,13 +203,28 @@ not_present:
 	return false;
 }
 
+bool walk_guest(const struct paging_mode *m, const struct walk_regs *r, struct pt_mem *mem,
+		gva_t gva, unsigned int access, unsigned int flags, struct walk_result *res)
+{
+	res->ad_updates = 0;
+	res->retries = 0;
+	if (m->levels >= 3)
+		return walk_format(m, r, mem, gva, access, flags, res, true);
+	if (m->levels == 2)
+		return walk_format(m, r, mem, gva, access, flags, res, false);
+	res->gpa = gva;
+	res->level = 1;
+	res->rights = RIGHTS_ALL;
+	return true;
+}
+
 int paging_load_pdptes(struct pt_mem *mem, uint64_t cr3, unsigned int maxphyaddr,
 		       uint64_t pdpte[4])
 {
 	uint64_t loaded[4];
 
 	for (unsigned int i = 0; i < 4; i++) {
-		const void *p = mem->map(mem, (cr3 & PAE_CR3_MASK) + 8 * i, false);
+		const void *p = pt_map(mem, (cr3 & PAE_CR3_MASK) + 8 * i, false);
 
 		if (!p)
 			return -1;

@@ -48,14 +48,12 @@ static int access_bits(const struct vmmu_vcpu *v, uint32_t flags)
 static bool translate_page(struct vmmu_vcpu *v, gva_t gva, unsigned int access,
 			   unsigned int walk_flags, gpa_t *gpa, void **hva, struct vmmu_result *res)
 {
-	struct walk_regs wr = {
-		.cr3 = v->regs.cr3, .pdpte = v->regs.pdpte,
-		.pkru = v->regs.pkru, .pkrs = (uint32_t)v->regs.pkrs,
-	};
 	struct walk_result w;
 	const struct memslot *slot;
 
-	if (!walk_guest(&v->mode, &wr, &v->pt_mem.ops, gva, access, walk_flags, &w)) {
+	struct pt_mem *pm = vcpu_pt_mem(v);
+
+	if (!walk_guest(&v->mode, &v->walk_regs, pm, gva, access, walk_flags, &w)) {
 		res->outcome = VMMU_PF;
 		res->error_code = w.error_code;
 		res->fault_gva = gva;
@@ -67,10 +65,18 @@ static bool translate_page(struct vmmu_vcpu *v, gva_t gva, unsigned int access,
 		stat_add(&v->stats.walk_retries, w.retries);
 	}
 	*gpa = w.gpa;
+	*hva = NULL;
+	/* Data usually shares the memslot of the page tables: the walk's
+	 * window, when it covers the GPA, saves a lookup. */
+	uint64_t offset = w.gpa - pm->window_gpa;
+
+	if (offset < pm->window_size) {
+		if (!(access & ACCESS_WRITE) || pm->window_writable)
+			*hva = pm->window_hva + offset;
+		return true;
+	}
 	slot = vcpu_find_slot(v, gpa_to_gfn(w.gpa));
-	if (!slot || ((access & ACCESS_WRITE) && (slot->flags & VMMU_MEMSLOT_READONLY)))
-		*hva = NULL;
-	else
+	if (slot && !((access & ACCESS_WRITE) && (slot->flags & VMMU_MEMSLOT_READONLY)))
 		*hva = memslot_hva(slot, w.gpa);
 	return true;
 }
@@ -80,21 +86,21 @@ static void access_pages(struct vmmu_vcpu *v, gva_t gva, uint32_t size, unsigned
 			 unsigned int walk_flags, struct vmmu_result *res)
 {
 	uint32_t len = (uint32_t)(PAGE_SIZE - (gva & ~PAGE_MASK));
-	gva_t last = gva + size - 1, next;
+	gva_t next = (gva & PAGE_MASK) + PAGE_SIZE;
+	bool crosses = size > len;
 
 	if (!v->mode.long_mode)
-		last &= 0xffffffffu;    /* the 32-bit linear address space wraps */
-	if (!gva_valid(v, gva) || !gva_valid(v, last)) {
+		next &= 0xffffffffu;    /* the 32-bit linear address space wraps */
+	/* The canonical and 2^32 boundaries are page-aligned: only an access
+	 * that crosses a page can have its two ends on different sides. */
+	if (!gva_valid(v, gva) || (crosses && !gva_valid(v, next))) {
 		res->outcome = VMMU_GP;
 		return;
 	}
-	res->len = size < len ? size : len;
+	res->len = crosses ? len : size;
 	if (!translate_page(v, gva, access, walk_flags, &res->gpa, &res->hva, res))
 		return;
-	if (res->len < size) {
-		next = (gva & PAGE_MASK) + PAGE_SIZE;
-		if (!v->mode.long_mode)
-			next &= 0xffffffffu;
+	if (crosses) {
 		res->len2 = size - res->len;
 		if (!translate_page(v, next, access, walk_flags, &res->gpa2, &res->hva2, res))
 			return;

@@ -5,19 +5,17 @@
 const struct memslot *vcpu_find_slot(struct vmmu_vcpu *v, gfn_t gfn)
 {
 	struct vcpu_pt_mem *pm = &v->pt_mem;
-	const struct memslot_set *set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
+	const struct memslot_set *set;
 	const struct memslot *slot;
 
-	/* Page-table pages cluster: try the slot that served the last lookup.
-	 * The cache holds an index, checked against the current set. */
-	if (pm->cached_set == set && pm->cached_index < set->nr &&
-	    memslot_contains(&set->slots[pm->cached_index], gfn))
+	vcpu_pt_mem(v);          /* drops a cache of another generation */
+	set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
+	/* Lookups cluster: try the slot that served the last one. */
+	if (pm->cached_index < set->nr && memslot_contains(&set->slots[pm->cached_index], gfn))
 		return &set->slots[pm->cached_index];
 	slot = memslot_find(set, gfn);
-	if (slot) {
-		pm->cached_set = set;
+	if (slot)
 		pm->cached_index = (unsigned int)(slot - set->slots);
-	}
 	return slot;
 }
 
@@ -28,13 +26,18 @@ static void *vcpu_pt_map(struct pt_mem *mem, gpa_t gpa, bool write)
 
 	if (!slot || (write && (slot->flags & VMMU_MEMSLOT_READONLY)))
 		return NULL;
+	/* The whole slot: the walk's remaining entries are likely in it. */
+	mem->window_gpa = gfn_to_gpa(slot->base_gfn);
+	mem->window_size = slot->npages << PAGE_SHIFT;
+	mem->window_hva = slot->hva;
+	mem->window_writable = !(slot->flags & VMMU_MEMSLOT_READONLY);
 	return memslot_hva(slot, gpa);
 }
 
 void vcpu_pt_mem_init(struct vmmu_vcpu *v)
 {
-	v->pt_mem.ops.map = vcpu_pt_map;
+	v->pt_mem.ops = (struct pt_mem){ .map = vcpu_pt_map };
 	v->pt_mem.vcpu = v;
-	v->pt_mem.cached_set = NULL;
+	v->pt_mem.generation = UINT64_MAX;   /* matches no set */
 	v->pt_mem.cached_index = 0;
 }

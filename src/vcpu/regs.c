@@ -25,7 +25,7 @@ static bool pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer)
 static bool load_pdptes(struct vmmu_vcpu *v, uint64_t cr3, uint64_t pdpte[4])
 {
 	STAT_INC(v, pdpte_loads);
-	return paging_load_pdptes(&v->pt_mem.ops, cr3, vcpu_maxphyaddr(v), pdpte) == 0;
+	return paging_load_pdptes(vcpu_pt_mem(v), cr3, vcpu_maxphyaddr(v), pdpte) == 0;
 }
 
 static void commit_pdptes(struct vmmu_vcpu *v, const uint64_t pdpte[4])
@@ -206,6 +206,8 @@ int vmmu_vcpu_set_reg(struct vmmu_vcpu *v, enum vmmu_reg reg, uint64_t value)
 	entered = vcpu_enter_implicit(v);
 	ret = set_reg(v, reg, value);
 	vcpu_exit_implicit(v, entered);
+	if (!ret)
+		vcpu_update_walk_regs(v);
 	if (reg <= VMMU_REG_EFER)
 		STAT_INC(v, cr_writes);
 	if (ret == VMMU_EXC_GP)
@@ -282,6 +284,7 @@ int vmmu_vcpu_set_state(struct vmmu_vcpu *v, const struct vmmu_vcpu_state *st)
 	commit_pdptes(v, st->pdpte);
 	vcpu_flush_tlb(v, FLUSH_ALL, 0);
 	vcpu_update_mode(v);
+	vcpu_update_walk_regs(v);
 	return 0;
 }
 
@@ -308,6 +311,15 @@ void vcpu_reset_regs(struct vmmu_vcpu *v)
 		.rflags = 2,
 	};
 	vcpu_update_mode(v);
+	vcpu_update_walk_regs(v);
+}
+
+void vcpu_update_walk_regs(struct vmmu_vcpu *v)
+{
+	v->walk_regs = (struct walk_regs){
+		.cr3 = v->regs.cr3, .pdpte = v->regs.pdpte,
+		.pkru = v->regs.pkru, .pkrs = (uint32_t)v->regs.pkrs,
+	};
 }
 
 void vcpu_update_mode(struct vmmu_vcpu *v)

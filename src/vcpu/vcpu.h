@@ -21,13 +21,17 @@ struct vcpu_regs {
 	bool smm;
 };
 
-/* Guest page-table memory over the memslots of the vCPU's address space,
- * with a one-slot lookup cache (valid for one memslot set). */
+/*
+ * Guest page-table memory over the memslots of the vCPU's address space.
+ * Its window (a whole memslot) and its one-slot lookup cache belong to one
+ * memslot set, named by its generation: vcpu_pt_mem() drops both when the
+ * set of the current address space is another one.
+ */
 struct vcpu_pt_mem {
 	struct pt_mem ops;
 	struct vmmu_vcpu *vcpu;
-	const struct memslot_set *cached_set;
-	unsigned int cached_index;
+	uint64_t generation;
+	unsigned int cached_index;   /* in the set of that generation */
 };
 
 struct vmmu_vcpu {
@@ -36,6 +40,7 @@ struct vmmu_vcpu {
 	bool in_guest_mode;          /* between vmmu_vcpu_enter() and _exit() */
 	struct vcpu_regs regs;
 	struct paging_mode mode;     /* follows CR0, CR4, EFER */
+	struct walk_regs walk_regs;  /* follows CR3, PDPTEs, PKRU, PKRS */
 	struct vcpu_pt_mem pt_mem;
 	struct vcpu_stats stats;
 };
@@ -54,8 +59,24 @@ static inline unsigned int vcpu_maxphyaddr(const struct vmmu_vcpu *v)
 const struct memslot *vcpu_find_slot(struct vmmu_vcpu *v, gfn_t gfn);
 void vcpu_pt_mem_init(struct vmmu_vcpu *v);
 
-/* Recomputes the paging mode after a change of CR0, CR4 or EFER. */
+/* The vCPU's guest memory for a walk, its caches checked against the
+ * current memslot set.  Under RCU (in guest mode). */
+static inline struct pt_mem *vcpu_pt_mem(struct vmmu_vcpu *v)
+{
+	const struct memslot_set *set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
+
+	if (__builtin_expect(set->generation != v->pt_mem.generation, 0)) {
+		v->pt_mem.generation = set->generation;
+		v->pt_mem.cached_index = 0;
+		v->pt_mem.ops.window_size = 0;
+	}
+	return &v->pt_mem.ops;
+}
+
+/* Recomputes the paging mode after a change of CR0, CR4 or EFER, and the
+ * walk registers after any register change. */
 void vcpu_update_mode(struct vmmu_vcpu *v);
+void vcpu_update_walk_regs(struct vmmu_vcpu *v);
 void vcpu_reset_regs(struct vmmu_vcpu *v);
 
 /* TLB invalidation points (SDM 4.10.4).  Nothing is cached across accesses

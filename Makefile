@@ -50,7 +50,7 @@ fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 		c=$${t#fuzz_}; rm -rf $(FUZZ_BUILD)/corpus-$$c; mkdir -p $(FUZZ_BUILD)/corpus-$$c; \
 		echo "== $$t for $(FUZZ_SECONDS)s"; \
-		./$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+		./$(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
 			$(FUZZ_BUILD)/corpus-$$c fuzz/corpus/$$c $$(test $$c = trace && echo tests/traces) \
 			>$(FUZZ_BUILD)/$$t.log 2>&1 \
 			|| { tail -n 60 $(FUZZ_BUILD)/$$t.log; echo "$$t failed"; exit 1; }; \

@@ -58,8 +58,8 @@ static int parse_number(struct parser *p, const char *s, bool size, uint64_t *ou
 		base = 16;
 		d += 2;
 	}
-	if (!*d)
-		return fail(p, "'%s' is not a number", s);
+	const char *digits = d;
+
 	for (; *d; d++) {
 		unsigned int digit;
 
@@ -75,6 +75,8 @@ static int parse_number(struct parser *p, const char *s, bool size, uint64_t *ou
 			return fail(p, "'%s' does not fit in 64 bits", s);
 		v = v * base + digit;
 	}
+	if (d == digits)
+		return fail(p, "'%s' is not a number", s);
 	if (*d && size && !d[1]) {
 		shift = *d == 'K' ? 10 : *d == 'M' ? 20 : *d == 'G' ? 30 : 0;
 		if (shift)
@@ -132,8 +134,8 @@ static int check_range(struct parser *p, uint64_t gpa, uint64_t size)
 		return fail(p, "GPA and size must be 4K-aligned");
 	if (!size)
 		return fail(p, "size must not be 0");
-	if (gpa + size < gpa)
-		return fail(p, "range wraps around the address space");
+	if (size - 1 > UINT64_MAX - gpa)
+		return fail(p, "range goes beyond the 64-bit address space");
 	return 0;
 }
 
@@ -227,6 +229,7 @@ static int parse_version(struct parser *p, char **w, int n)
 		return fail(p, "usage: version 1.N");
 	if (p->seen_command)
 		return fail(p, "'version' must be the first command");
+	p->seen_command = true;
 	major = strtoul(v, &end, 10);
 	if (end == v || (*end && *end != '.'))
 		return fail(p, "bad version '%s'", v);

@@ -58,9 +58,14 @@ int vmmu_vcpu_enter(struct vmmu_vcpu *v)
 		return -EINVAL;
 	if (v->in_guest_mode)
 		return -EBUSY;
+	vcpu_enter_guest_mode(v);
+	return 0;
+}
+
+void vcpu_enter_guest_mode(struct vmmu_vcpu *v)
+{
 	vm_rcu_read_lock();
 	v->in_guest_mode = true;
-	return 0;
 }
 
 int vmmu_vcpu_exit(struct vmmu_vcpu *v)
@@ -70,21 +75,6 @@ int vmmu_vcpu_exit(struct vmmu_vcpu *v)
 	v->in_guest_mode = false;
 	vm_rcu_read_unlock();
 	return 0;
-}
-
-bool vcpu_enter_implicit(struct vmmu_vcpu *v)
-{
-	if (v->in_guest_mode)
-		return false;
-	vm_rcu_read_lock();
-	v->in_guest_mode = true;
-	return true;
-}
-
-void vcpu_exit_implicit(struct vmmu_vcpu *v, bool entered)
-{
-	if (entered)
-		vmmu_vcpu_exit(v);
 }
 
 void vcpu_flush_tlb(struct vmmu_vcpu *v, enum vcpu_flush kind, gva_t gva)

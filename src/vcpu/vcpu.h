@@ -85,8 +85,22 @@ enum vcpu_flush { FLUSH_ALL, FLUSH_NON_GLOBAL, FLUSH_PAGE };
 void vcpu_flush_tlb(struct vmmu_vcpu *v, enum vcpu_flush kind, gva_t gva);
 
 /* Enters guest mode for the length of a library call unless the caller
- * already did; returns whether it did. */
-bool vcpu_enter_implicit(struct vmmu_vcpu *v);
-void vcpu_exit_implicit(struct vmmu_vcpu *v, bool entered);
+ * already did; returns whether it did.  Inline: inside an embedder's
+ * enter/exit bracket this is one test on every access. */
+void vcpu_enter_guest_mode(struct vmmu_vcpu *v);
+
+static inline bool vcpu_enter_implicit(struct vmmu_vcpu *v)
+{
+	if (v->in_guest_mode)
+		return false;
+	vcpu_enter_guest_mode(v);
+	return true;
+}
+
+static inline void vcpu_exit_implicit(struct vmmu_vcpu *v, bool entered)
+{
+	if (entered)
+		vmmu_vcpu_exit(v);
+}
 
 #endif

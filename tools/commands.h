@@ -6,6 +6,7 @@
 
 int cmd_replay(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_maps(int argc, char **argv);
 
 /* Reads a whole file ("-" is stdin); returns a malloc'ed buffer or NULL
  * with a message on stderr. */

@@ -14,6 +14,7 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  replay [--mmu=direct] [--stats] TRACE   replay a trace (TRACE-FORMAT.md); - reads stdin\n"
 		"  bench walk [-b BYTES] [-i ITERATIONS]   guest page-walk benchmark\n"
+		"  maps [OPTIONS] CORE | --mem RAW ...     every mapping of a guest memory image\n"
 		"  version                                 print the library version\n"
 		"\n"
 		"exit status: 0 done, 1 run-time failure, 2 malformed input or usage error\n");
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "bench"))
 		return cmd_bench(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "maps"))
+		return cmd_maps(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("vmmu %s\n", vmmu_version());
 		return 0;

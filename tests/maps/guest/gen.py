@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Regenerates tests/maps/golden/ from the test guest under QEMU.
+
+For every paging mode of tables.c: boots the guest under Debian 12's
+qemu-system-x86_64 (7.2, TCG), waits until it halts with paging on, and
+saves what the monitor prints for `info tlb` and `info mem` (through QMP's
+human-monitor-command, which returns the HMP text unchanged), `info
+registers`, and a `dump-guest-memory` ELF core, gzip-compressed.
+
+Usage: tests/maps/guest/gen.py [MODE...]     (needs gcc, ld, qemu-system-x86)
+"""
+import gzip
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.path.join(HERE, "..", "golden")
+MODES = ["32", "32nopse", "pae", "4", "5"]
+QEMU = "qemu-system-x86_64"
+RAM_BYTES = 8 << 20                 # -m 8M; the core holds RAM only, not the BIOS ROM
+
+
+def build(tmp):
+    cflags = ["-m32", "-O2", "-ffreestanding", "-fno-pic", "-fno-stack-protector",
+              "-fno-asynchronous-unwind-tables", "-Wall", "-Wextra", "-Werror"]
+    subprocess.check_call(["gcc"] + cflags + ["-c", os.path.join(HERE, "tables.c"),
+                                              "-o", os.path.join(tmp, "tables.o")])
+    subprocess.check_call(["gcc", "-m32", "-c", os.path.join(HERE, "boot.S"),
+                           "-o", os.path.join(tmp, "boot.o")])
+    elf = os.path.join(tmp, "guest.elf")
+    subprocess.check_call(["ld", "-m", "elf_i386", "-T", os.path.join(HERE, "link.ld"),
+                           "-o", elf, os.path.join(tmp, "boot.o"),
+                           os.path.join(tmp, "tables.o")])
+    return elf
+
+
+class Qmp:
+    def __init__(self, path):
+        for _ in range(100):
+            try:
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.connect(path)
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("no QMP socket")
+        self.buf = b""
+        self.read()                                   # greeting
+        self.cmd("qmp_capabilities")
+
+    def read(self):
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                msg = json.loads(line)
+                if "event" not in msg:
+                    return msg
+            data = self.sock.recv(65536)
+            if not data:
+                raise RuntimeError("QMP closed")
+            self.buf += data
+
+    def cmd(self, name, **args):
+        self.sock.sendall(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+        msg = self.read()
+        if "error" in msg:
+            raise RuntimeError(f"{name}: {msg['error']}")
+        return msg["return"]
+
+    def hmp(self, line):
+        return self.cmd("human-monitor-command", **{"command-line": line})
+
+
+def run_mode(elf, mode, tmp):
+    sock = os.path.join(tmp, f"qmp-{mode}.sock")
+    core = os.path.join(tmp, f"{mode}.core")
+    qemu = subprocess.Popen([QEMU, "-machine", "pc", "-cpu", "max", "-m", f"{RAM_BYTES >> 20}M",
+                             "-display", "none", "-nodefaults", "-no-reboot",
+                             "-kernel", elf, "-append", f"mode={mode}",
+                             "-qmp", f"unix:{sock},server=on,wait=off"])
+    try:
+        qmp = Qmp(sock)
+        for _ in range(200):
+            regs = qmp.hmp("info registers")
+            if "HLT=1" in regs and "CR0=8" in regs:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError(f"mode {mode}: guest did not halt with paging on:\n{regs}")
+        qmp.cmd("stop")
+        outputs = {"tlb": qmp.hmp("info tlb"), "mem": qmp.hmp("info mem"), "regs": regs}
+        qmp.cmd("dump-guest-memory", paging=False, protocol="file:" + core,
+                begin=0, length=RAM_BYTES)
+        qmp.cmd("quit")
+    finally:
+        try:
+            qemu.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            qemu.kill()
+    base = os.path.join(GOLDEN, mode)
+    for kind, text in outputs.items():
+        with open(f"{base}.{kind}", "w") as f:
+            f.write(text.replace("\r\n", "\n"))
+    with open(core, "rb") as src, open(f"{base}.core.gz", "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", compresslevel=9, fileobj=raw, mtime=0) as dst:
+            shutil.copyfileobj(src, dst)
+    print(f"{mode}: {outputs['tlb'].count(chr(10))} tlb lines, "
+          f"{outputs['mem'].count(chr(10))} mem lines")
+
+
+def main():
+    modes = sys.argv[1:] or MODES
+    os.makedirs(GOLDEN, exist_ok=True)
+    version = subprocess.check_output([QEMU, "--version"], text=True).splitlines()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        elf = build(tmp)
+        for mode in modes:
+            run_mode(elf, mode, tmp)
+    with open(os.path.join(GOLDEN, "README"), "w") as f:
+        f.write("Generated by tests/maps/guest/gen.py with:\n" + version + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,7 @@ FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc)
 FUZZ_SECONDS ?= 10
 PREFIX      ?= /usr/local
-FUZZ_TARGETS = fuzz_trace fuzz_walk
+FUZZ_TARGETS = fuzz_trace fuzz_walk fuzz_elf
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMMU_WERROR=ON
 

@@ -51,6 +51,15 @@ struct maps_info {
 	unsigned int maxphyaddr;
 };
 
+struct json_object;
+
+/* MAPS_JSON: one object reused for every run, its members updated in place. */
+struct maps_json_run {
+	struct json_object *obj;
+	struct json_object *virt, *phys, *size, *page_size, *pages, *user, *write, *exec;
+	struct json_object *global, *dirty, *accessed, *pcd, *pwt, *pat, *key;
+};
+
 struct maps_out {
 	FILE *f;
 	enum maps_format format;
@@ -60,6 +69,7 @@ struct maps_out {
 	/* MAPS_TEXT, MAPS_JSON: the run being extended. */
 	bool have_run;
 	struct maps_run run;
+	struct maps_json_run json;
 	/* MAPS_QEMU_MEM: mem_print()'s state, over raw (not canonical) addresses. */
 	uint64_t mem_start;       /* UINT64_MAX: no range open */
 	unsigned int mem_prot;

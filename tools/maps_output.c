@@ -128,27 +128,64 @@ static void json_emit(FILE *f, json_object *obj)
 	json_object_put(obj);
 }
 
+/* Adds member @name to @obj and returns it (@obj owns it). */
+static json_object *member(json_object *obj, const char *name, json_object *value)
+{
+	json_object_object_add(obj, name, value);
+	return value;
+}
+
+static void json_run_init(struct maps_json_run *j)
+{
+	json_object *o = json_object_new_object();
+
+	j->obj = o;
+	j->virt = member(o, "virt", json_object_new_string(""));
+	j->phys = member(o, "phys", json_object_new_string(""));
+	j->size = member(o, "size", json_object_new_uint64(0));
+	j->page_size = member(o, "page_size", json_object_new_uint64(0));
+	j->pages = member(o, "pages", json_object_new_uint64(0));
+	j->user = member(o, "user", json_object_new_boolean(0));
+	j->write = member(o, "write", json_object_new_boolean(0));
+	j->exec = member(o, "exec", json_object_new_boolean(0));
+	j->global = member(o, "global", json_object_new_boolean(0));
+	j->dirty = member(o, "dirty", json_object_new_boolean(0));
+	j->accessed = member(o, "accessed", json_object_new_boolean(0));
+	j->pcd = member(o, "pcd", json_object_new_boolean(0));
+	j->pwt = member(o, "pwt", json_object_new_boolean(0));
+	j->pat = member(o, "pat", json_object_new_boolean(0));
+	j->key = member(o, "key", json_object_new_int(0));
+}
+
+static void set_hex(json_object *s, uint64_t v)
+{
+	char buf[24];
+
+	json_object_set_string_len(s, buf, snprintf(buf, sizeof(buf), "0x%" PRIx64, v));
+}
+
+/* One object per run, its members updated in place: no allocation per run. */
 static void print_json_run(struct maps_out *o, const struct maps_run *r)
 {
-	json_object *obj = json_object_new_object();
+	struct maps_json_run *j = &o->json;
 
-	json_object_object_add(obj, "virt", json_hex(r->va));
-	json_object_object_add(obj, "phys", json_hex(r->pa));
-	json_object_object_add(obj, "size", json_object_new_uint64(r->size));
-	json_object_object_add(obj, "page_size", json_object_new_uint64(1ull << r->shift));
-	json_object_object_add(obj, "pages", json_object_new_uint64(r->pages));
-	json_object_object_add(obj, "user", json_object_new_boolean(r->rights & RIGHT_USER));
-	json_object_object_add(obj, "write", json_object_new_boolean(r->rights & RIGHT_WRITE));
-	json_object_object_add(obj, "exec", json_object_new_boolean(r->rights & RIGHT_EXEC));
-	json_object_object_add(obj, "global", json_object_new_boolean(r->flags & MAPS_GLOBAL));
-	json_object_object_add(obj, "dirty", json_object_new_boolean(r->flags & MAPS_DIRTY));
-	json_object_object_add(obj, "accessed", json_object_new_boolean(r->flags & MAPS_ACCESSED));
-	json_object_object_add(obj, "pcd", json_object_new_boolean(r->flags & MAPS_PCD));
-	json_object_object_add(obj, "pwt", json_object_new_boolean(r->flags & MAPS_PWT));
-	json_object_object_add(obj, "pat", json_object_new_boolean(r->flags & MAPS_PAT));
-	json_object_object_add(obj, "key", json_object_new_int(r->key));
+	set_hex(j->virt, r->va);
+	set_hex(j->phys, r->pa);
+	json_object_set_uint64(j->size, r->size);
+	json_object_set_uint64(j->page_size, 1ull << r->shift);
+	json_object_set_uint64(j->pages, r->pages);
+	json_object_set_boolean(j->user, r->rights & RIGHT_USER);
+	json_object_set_boolean(j->write, r->rights & RIGHT_WRITE);
+	json_object_set_boolean(j->exec, r->rights & RIGHT_EXEC);
+	json_object_set_boolean(j->global, r->flags & MAPS_GLOBAL);
+	json_object_set_boolean(j->dirty, r->flags & MAPS_DIRTY);
+	json_object_set_boolean(j->accessed, r->flags & MAPS_ACCESSED);
+	json_object_set_boolean(j->pcd, r->flags & MAPS_PCD);
+	json_object_set_boolean(j->pwt, r->flags & MAPS_PWT);
+	json_object_set_boolean(j->pat, r->flags & MAPS_PAT);
+	json_object_set_int(j->key, r->key);
 	fputs(o->runs ? ",\n" : "\n", o->f);
-	json_emit(o->f, obj);
+	fputs(json_object_to_json_string_ext(j->obj, JSON_C_TO_STRING_PLAIN), o->f);
 }
 
 static const char *paging_name(const struct paging_mode *m)
@@ -285,8 +322,10 @@ void maps_out_begin(struct maps_out *o, FILE *f, enum maps_format format,
 	o->mode = mode;
 	o->la57 = la57;
 	o->mem_start = NO_RANGE;
-	if (format == MAPS_JSON)
+	if (format == MAPS_JSON) {
+		json_run_init(&o->json);
 		print_json_header(o, info);
+	}
 }
 
 static void flush_run(struct maps_out *o)
@@ -348,6 +387,8 @@ void maps_out_end(struct maps_out *o, uint64_t leaves, bool truncated)
 	case MAPS_JSON:
 		flush_run(o);
 		print_json_end(o, leaves, truncated);
+		json_object_put(o->json.obj);
+		o->json.obj = NULL;
 		return;
 	}
 }

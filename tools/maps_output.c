@@ -43,7 +43,7 @@ const char *maps_page_size(unsigned int shift)
 	case 30:
 		return "1G";
 	}
-	return "?";
+	return "??";            /* two characters, as every size above */
 }
 
 void maps_run_of_leaf(const struct paging_mode *mode, const struct paging_leaf *leaf,

@@ -171,6 +171,11 @@ struct walk_result {
 	uint8_t rights;            /* RIGHT_* of the translation */
 	uint16_t ad_updates;       /* A/D compare-and-swaps that succeeded */
 	uint16_t retries;          /* restarts after a lost compare-and-swap */
+	bool xd;                   /* some level sets bit 63 (XD), whatever EFER.NXE says */
+	/* The leaf entry as guest memory holds it after the walk: with the A
+	 * and D flags this walk set, without those it could not (read-only
+	 * memory).  0 with paging off.  What a TLB caches: G, D, the key. */
+	uint64_t leaf;
 };
 
 /*

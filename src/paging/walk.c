@@ -109,6 +109,8 @@ static bool update_ad(struct pt_mem *mem, const uint64_t *path_pte, const gpa_t 
 		if (!pte_cmpxchg(wp, old, new, pte64))
 			return false;
 		res->ad_updates++;
+		if (l == leaf)
+			res->leaf = new;
 	}
 	return true;
 }
@@ -187,6 +189,7 @@ retry:
 	}
 
 	/* Nothing to set when every entry has A and, for a write, the leaf D. */
+	res->leaf = pte;
 	if (!(flags & WALK_NO_AD) &&
 	    (!(all_and & PT_ACCESSED) || ((access & ACCESS_WRITE) && !(pte & PT_DIRTY))) &&
 	    !update_ad(mem, path_pte, path_gpa, top, level, access & ACCESS_WRITE, pte64, res)) {
@@ -196,6 +199,7 @@ retry:
 	res->gpa = leaf_gpa(pte64, level, pte, gva);
 	res->level = level;
 	res->rights = rights;
+	res->xd = pte64 && (all_or & PT64_NX);
 	return true;
 
 not_present:
@@ -215,6 +219,8 @@ bool walk_guest(const struct paging_mode *m, const struct walk_regs *r, struct p
 	res->gpa = gva;
 	res->level = 1;
 	res->rights = RIGHTS_ALL;
+	res->xd = false;
+	res->leaf = 0;
 	return true;
 }
 

@@ -262,9 +262,137 @@ struct vmmu_stats {
 	uint64_t pdpte_loads;     /* PAE PDPTE register loads */
 	uint64_t cr_writes;       /* control-register and EFER writes */
 	uint64_t tlb_flush;       /* flush requests (full or by page) */
+	uint64_t tlb_hit;         /* pages of translate/read/write calls served by the TLB */
+	uint64_t tlb_miss;        /* pages that walked (inline hits are not counted) */
 };
 /* Sums over every vCPU.  Fields beyond cfg->size are not written. */
 VMMU_API int vmmu_vm_get_stats(struct vmmu_vm *vm, struct vmmu_stats *stats);
+
+/* ---- Fast path: the per-vCPU software TLB -------------------------------------
+ *
+ * Every vCPU has a software TLB that vmmu_vcpu_translate(), _read() and
+ * _write() consult before walking (vmmu_vcpu_probe() always walks).  Its
+ * layout is public so that an embedder can inline the hit, as QEMU's TCG
+ * does: see vmmu_tlb_lookup_inline() below.  A NULL from it means "call the
+ * library": the slow path walks, sets A/D flags, raises faults and refills.
+ *
+ * An entry maps one 4K page of guest-virtual memory (a large guest page
+ * fills one entry per 4K page used) and caches the raw rights of the walk:
+ * R/W and U/S combined over every level, XD, the leaf's protection key.
+ * Nothing that depends on registers is cached: CR0.WP, CR4.SMEP/SMAP/PKE/
+ * PKS, EFER.NXE, RFLAGS.AC, the CPL, PKRU and PKRS are applied on every hit
+ * through the tables of struct vmmu_tlb, which the library recomputes when
+ * one of them changes.  A hit is a tag compare, a PCID compare, one test
+ * in deny[] (the rights bitmap and the key mask in one table) and an add.
+ *
+ * Validity: the table and the memory it points to may be used only between
+ * vmmu_vcpu_enter() and vmmu_vcpu_exit(), on the vCPU's thread.  Flushes
+ * (the architectural ones of SDM 4.10.4, vmmu_vcpu_invlpg/_flush, SMM) and
+ * the invalidations other threads request (a memslot deletion; an MMU
+ * zapping or write-protecting guest memory) change it only inside library
+ * calls on this vCPU and at vmmu_vcpu_enter().  A thread that requests an
+ * invalidation waits until every vCPU in guest mode has made a library call
+ * or left guest mode, so a run loop that only inlines hits must call into
+ * the library (any access, or vmmu_vcpu_exit()) now and then.
+ *
+ * Tag: the 4K-aligned GVA of the page, VMMU_TLB_* flags in the low 12 bits.
+ * Its low 7 bits (VMMU_TLB_PERM_MASK) are the raw rights and the key: the
+ * index into deny[].  addend: host address minus GVA (modulo 2^64) for every
+ * byte of the page.
+ */
+#define VMMU_TLB_WRITABLE     (1ull << 0)  /* R/W=1 at every level */
+#define VMMU_TLB_USER         (1ull << 1)  /* U/S=1 at every level */
+#define VMMU_TLB_XD           (1ull << 2)  /* XD=1 at some level (raw: EFER.NXE is applied on hit) */
+#define VMMU_TLB_PKEY_SHIFT   3            /* bits 6:3: the leaf's protection key */
+#define VMMU_TLB_PKEY_MASK    (15ull << VMMU_TLB_PKEY_SHIFT)
+#define VMMU_TLB_PERM_MASK    0x7fu        /* rights and key: the index into deny[] */
+#define VMMU_TLB_INVALID      (1ull << 7)  /* the entry holds nothing */
+#define VMMU_TLB_WRITE_SLOW   (1ull << 8)  /* a write must take the slow path: the leaf's D flag
+					      is clear, or the memory is read-only or write-protected */
+#define VMMU_TLB_MMIO         (1ull << 9)  /* no RAM behind the GPA: addend is meaningless */
+#define VMMU_TLB_GLOBAL       (1ull << 10) /* G=1 with CR4.PGE=1: valid for every PCID */
+#define VMMU_TLB_PAGE_MASK    (~0xfffull)
+
+/* Access kinds, as the rights tables are indexed. */
+enum vmmu_tlb_kind {
+	VMMU_TLB_READ = 0,            /* VMMU_ACCESS_READ */
+	VMMU_TLB_WRITE = 1,           /* VMMU_ACCESS_WRITE */
+	VMMU_TLB_FETCH = 2,           /* VMMU_ACCESS_FETCH */
+	VMMU_TLB_IMPLICIT_READ = 3,   /* VMMU_ACCESS_READ | VMMU_ACCESS_IMPLICIT */
+	VMMU_TLB_IMPLICIT_WRITE = 4,  /* VMMU_ACCESS_WRITE | VMMU_ACCESS_IMPLICIT */
+	VMMU_TLB_NR_KINDS
+};
+
+struct vmmu_tlb_entry {
+	uint64_t tag;             /* GVA page | VMMU_TLB_* flags */
+	uint64_t addend;          /* host address - GVA; unused with VMMU_TLB_MMIO */
+	uint64_t gpa;             /* the GPA of the page (4K-aligned) */
+	uint16_t pcid;            /* the PCID it serves (a global entry: the current one) */
+	uint8_t level;            /* the guest leaf's level: 1 for a 4K page */
+	uint8_t reserved[5];
+};
+
+/* The vCPU's table and the rights tables for its current registers. */
+struct vmmu_tlb {
+	uint32_t size;            /* sizeof(struct vmmu_tlb) */
+	uint16_t pcid;            /* current PCID: CR3[11:0] with CR4.PCIDE, else 0 */
+	uint16_t reserved;
+	uint64_t index_mask;      /* number of entries - 1 */
+	struct vmmu_tlb_entry *entries;
+	/*
+	 * For each access kind: rights_fault bit r set when raw rights r
+	 * (WRITABLE | USER << 1 | XD << 2) fault; pk_deny[][user page] bit k
+	 * set when key k denies; deny[][tag & VMMU_TLB_PERM_MASK] non-zero when
+	 * either does (the one the hit tests).
+	 */
+	uint8_t rights_fault[VMMU_TLB_NR_KINDS];
+	uint8_t reserved2[3];
+	uint16_t pk_deny[VMMU_TLB_NR_KINDS][2];
+	uint8_t deny[VMMU_TLB_NR_KINDS][128];
+};
+
+/* The vCPU's TLB (the pointer stays valid while the vCPU exists), or NULL. */
+VMMU_API const struct vmmu_tlb *vmmu_vcpu_tlb(struct vmmu_vcpu *vcpu);
+
+/* The only entry that may hold @gva's page: the page number plus its bits
+ * above 2 MiB, so that pages 2 MiB apart do not collide and two consecutive
+ * pages never share an entry. */
+static inline const struct vmmu_tlb_entry *vmmu_tlb_entry_of(const struct vmmu_tlb *tlb,
+							      vmmu_gva_t gva)
+{
+	uint64_t page = gva >> 12;
+
+	return &tlb->entries[(page + (page >> 9)) & tlb->index_mask];
+}
+
+/*
+ * The inline hit: the host address of an access of @size bytes (1..8) at
+ * @gva of access kind @kind (enum vmmu_tlb_kind, best a constant), or NULL
+ * when the library must handle it: a miss, a fault, a write to a clean,
+ * read-only or write-protected page, MMIO, an access that crosses a page.
+ * What it returns is what vmmu_vcpu_translate() would return in res.hva
+ * (without the counters).  Valid only between vmmu_vcpu_enter() and
+ * vmmu_vcpu_exit(), on the vCPU's thread.
+ */
+static inline void *vmmu_tlb_lookup_inline(const struct vmmu_tlb *tlb, vmmu_gva_t gva,
+					   uint32_t size, unsigned int kind)
+{
+	const struct vmmu_tlb_entry *e = vmmu_tlb_entry_of(tlb, gva);
+	uint64_t check = VMMU_TLB_PAGE_MASK | VMMU_TLB_INVALID | VMMU_TLB_MMIO |
+			 (kind == VMMU_TLB_WRITE || kind == VMMU_TLB_IMPLICIT_WRITE ?
+			  VMMU_TLB_WRITE_SLOW : 0);
+	uint64_t tag = e->tag;
+
+	/* Against the page of the last byte: an access that crosses into the
+	 * next page never matches, as that page has another entry. */
+	if ((tag & check) != ((gva + size - 1) & VMMU_TLB_PAGE_MASK))
+		return NULL;
+	if (e->pcid != tlb->pcid)
+		return NULL;
+	if (tlb->deny[kind][tag & VMMU_TLB_PERM_MASK])
+		return NULL;
+	return (void *)(uintptr_t)(gva + e->addend);
+}
 
 #ifdef __cplusplus
 }

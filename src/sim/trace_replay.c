@@ -157,7 +157,7 @@ static void print_stats(struct replayer *r)
 	struct vmmu_stats st = { .size = sizeof(st) };
 	static const char *const names[] = {
 		"accesses", "walks", "walk_retries", "ad_updates", "pf", "gp", "mmio",
-		"pdpte_loads", "cr_writes", "tlb_flush",
+		"pdpte_loads", "cr_writes", "tlb_flush", "tlb_hit", "tlb_miss",
 	};
 	const uint64_t *values = &st.accesses;
 

@@ -45,15 +45,86 @@ static int access_bits(const struct vmmu_vcpu *v, uint32_t flags)
 }
 
 /*
+ * A TLB hit for one page of a library access (not a probe): the GPA and host
+ * address as the walk would give them.  An MMIO entry looks the GPA up again,
+ * as a memslot may have been added since the fill.
+ */
+static inline bool tlb_hit(struct vmmu_vcpu *v, gva_t gva, unsigned int kind, gpa_t *gpa,
+			   void **hva)
+{
+	const struct vmmu_tlb_entry *e = tlb_lookup(&v->tlb, gva, kind);
+	const struct memslot *slot;
+
+	if (!e) {
+		STAT_INC(v, tlb_miss);
+		return false;
+	}
+	STAT_INC(v, tlb_hit);
+	*gpa = e->gpa | (gva & ~PAGE_MASK);
+	if (__builtin_expect(!(e->tag & VMMU_TLB_MMIO), 1)) {
+		*hva = (void *)(uintptr_t)(gva + e->addend);
+		return true;
+	}
+	slot = vcpu_find_slot(v, gpa_to_gfn(*gpa));
+	*hva = slot && !(tlb_kind_writes(kind) && (slot->flags & VMMU_MEMSLOT_READONLY)) ?
+	       memslot_hva(slot, *gpa) : NULL;
+	return true;
+}
+
+/*
+ * Fills the TLB after a successful walk of @gva whose data is at @hva (NULL:
+ * MMIO).  A write hits later only if the leaf's D flag is set now and the
+ * host memory is writable: known for a write, else from the walk's window
+ * when it covers the GPA (a whole memslot in direct mode).
+ */
+static void tlb_fill_walk(struct vmmu_vcpu *v, gva_t gva, unsigned int access,
+			  const struct walk_result *w, const struct pt_mem *pm, void *hva)
+{
+	bool paging = v->mode.levels != 0;
+	bool writable = (access & ACCESS_WRITE) ||
+			(w->gpa - pm->window_gpa < pm->window_size && pm->window_writable);
+	struct tlb_fill f = {
+		.gva = gva, .gpa = w->gpa, .hva = hva, .level = w->level,
+		.rights = ((w->rights & RIGHT_WRITE) ? VMMU_TLB_WRITABLE : 0) |
+			  ((w->rights & RIGHT_USER) ? VMMU_TLB_USER : 0) |
+			  (w->xd ? VMMU_TLB_XD : 0),
+		.global = paging && (v->regs.cr4 & X86_CR4_PGE) && (w->leaf & PT_GLOBAL),
+		.write_slow = !hva || !writable || (paging && !(w->leaf & PT_DIRTY)),
+		.pkey = (uint8_t)((w->leaf >> PT64_PKEY_SHIFT) & 15),
+	};
+
+	/*
+	 * No memory to reach (no RAM, or a write to a read-only slot): an MMIO
+	 * entry, whose writes need only D (an MMIO hit looks the GPA up
+	 * again).  But a write does not replace the entry a read filled for
+	 * the same page with RAM behind it (a read-only slot): that one keeps
+	 * serving reads, and sends writes to the slow path.
+	 */
+	if (!hva) {
+		const struct vmmu_tlb_entry *old = vmmu_tlb_entry_of(&v->tlb.pub, gva);
+
+		if ((access & ACCESS_WRITE) && !(old->tag & VMMU_TLB_MMIO) &&
+		    tlb_entry_holds(&v->tlb, old, gva))
+			return;
+		f.write_slow = paging && !(w->leaf & PT_DIRTY);
+	}
+	tlb_fill(&v->tlb, &f);
+}
+
+/*
  * Walks one page; on success finds the host memory behind the GPA.  Forced
  * inline (a GCC/Clang attribute): it runs once per page of every access, and
  * out of line its call and argument spills cost a tenth of a warm walk.
  */
 static inline __attribute__((always_inline)) bool translate_page(struct vmmu_vcpu *v, gva_t gva, unsigned int access,
-			   unsigned int walk_flags, gpa_t *gpa, void **hva, struct vmmu_result *res)
+			   unsigned int kind, unsigned int walk_flags, gpa_t *gpa, void **hva,
+			   struct vmmu_result *res)
 {
 	struct walk_result w;
 	const struct memslot *slot;
+
+	if (!(walk_flags & WALK_NO_AD) && tlb_hit(v, gva, kind, gpa, hva))
+		return true;
 
 	struct pt_mem *pm = vcpu_pt_mem(v);
 
@@ -61,6 +132,9 @@ static inline __attribute__((always_inline)) bool translate_page(struct vmmu_vcp
 		res->outcome = VMMU_PF;
 		res->error_code = w.error_code;
 		res->fault_gva = gva;
+		/* A page fault drops the page's translation (SDM 4.10.4.1). */
+		if (!(walk_flags & WALK_NO_AD))
+			tlb_drop_page(&v->tlb, gva);
 		return false;
 	}
 	if (!(walk_flags & WALK_NO_AD)) {
@@ -77,17 +151,19 @@ static inline __attribute__((always_inline)) bool translate_page(struct vmmu_vcp
 	if (offset < pm->window_size) {
 		if (!(access & ACCESS_WRITE) || pm->window_writable)
 			*hva = pm->window_hva + offset;
-		return true;
+	} else {
+		slot = vcpu_find_slot(v, gpa_to_gfn(w.gpa));
+		if (slot && !((access & ACCESS_WRITE) && (slot->flags & VMMU_MEMSLOT_READONLY)))
+			*hva = memslot_hva(slot, w.gpa);
 	}
-	slot = vcpu_find_slot(v, gpa_to_gfn(w.gpa));
-	if (slot && !((access & ACCESS_WRITE) && (slot->flags & VMMU_MEMSLOT_READONLY)))
-		*hva = memslot_hva(slot, w.gpa);
+	if (!(walk_flags & WALK_NO_AD))
+		tlb_fill_walk(v, gva, access, &w, pm, *hva);
 	return true;
 }
 
 /* The access itself, inside guest mode. */
 static void access_pages(struct vmmu_vcpu *v, gva_t gva, uint32_t size, unsigned int access,
-			 unsigned int walk_flags, struct vmmu_result *res)
+			 unsigned int kind, unsigned int walk_flags, struct vmmu_result *res)
 {
 	uint32_t len = (uint32_t)(PAGE_SIZE - (gva & ~PAGE_MASK));
 	gva_t next = (gva & PAGE_MASK) + PAGE_SIZE;
@@ -102,11 +178,11 @@ static void access_pages(struct vmmu_vcpu *v, gva_t gva, uint32_t size, unsigned
 		return;
 	}
 	res->len = crosses ? len : size;
-	if (!translate_page(v, gva, access, walk_flags, &res->gpa, &res->hva, res))
+	if (!translate_page(v, gva, access, kind, walk_flags, &res->gpa, &res->hva, res))
 		return;
 	if (crosses) {
 		res->len2 = size - res->len;
-		if (!translate_page(v, next, access, walk_flags, &res->gpa2, &res->hva2, res))
+		if (!translate_page(v, next, access, kind, walk_flags, &res->gpa2, &res->hva2, res))
 			return;
 	}
 	res->outcome = res->hva && (!res->len2 || res->hva2) ? VMMU_OK : VMMU_MMIO;
@@ -125,7 +201,7 @@ static int vcpu_access(struct vmmu_vcpu *v, gva_t gva, uint32_t size, uint32_t f
 		return access;
 	memset(res, 0, sizeof(*res));
 	entered = vcpu_enter_implicit(v);
-	access_pages(v, gva, size, (unsigned int)access, walk_flags, res);
+	access_pages(v, gva, size, (unsigned int)access, tlb_kind(flags), walk_flags, res);
 	vcpu_exit_implicit(v, entered);
 	if (!probe) {
 		STAT_INC(v, accesses);

@@ -28,6 +28,14 @@ static bool load_pdptes(struct vmmu_vcpu *v, uint64_t cr3, uint64_t pdpte[4])
 	return paging_load_pdptes(vcpu_pt_mem(v), cr3, vcpu_maxphyaddr(v), pdpte) == 0;
 }
 
+static bool pdptes_changed(const struct vmmu_vcpu *v, const uint64_t pdpte[4])
+{
+	for (unsigned int i = 0; i < 4; i++)
+		if (v->regs.pdpte[i] != pdpte[i])
+			return true;
+	return false;
+}
+
 static void commit_pdptes(struct vmmu_vcpu *v, const uint64_t pdpte[4])
 {
 	for (unsigned int i = 0; i < 4; i++)
@@ -60,13 +68,17 @@ static int set_cr0(struct vmmu_vcpu *v, uint64_t cr0)
 	if (reload && !load_pdptes(v, r->cr3, pdpte))
 		return VMMU_EXC_GP;
 
-	bool pg_changed = (cr0 ^ r->cr0) & X86_CR0_PG;
+	bool flush = (cr0 ^ r->cr0) & X86_CR0_PG;
 
+	/* New PDPTEs (CD or NW changed): the TLB was filled through the old
+	 * ones (see set_cr4). */
+	if (reload && pdptes_changed(v, pdpte))
+		flush = true;
 	r->cr0 = cr0;
 	r->efer = efer;
 	if (reload)
 		commit_pdptes(v, pdpte);
-	if (pg_changed)
+	if (flush)
 		vcpu_flush_tlb(v, FLUSH_ALL, 0);
 	vcpu_update_mode(v);
 	return 0;
@@ -93,11 +105,23 @@ static int set_cr4(struct vmmu_vcpu *v, uint64_t cr4)
 	if (reload && !load_pdptes(v, r->cr3, pdpte))
 		return VMMU_EXC_GP;
 
+	bool flush = (changed & (X86_CR4_PGE | X86_CR4_PCIDE | X86_CR4_PAE | X86_CR4_LA57)) ||
+		     (changed & cr4 & X86_CR4_SMEP);
+
+	/*
+	 * Beyond the SDM's list, changes the TLB's entries were filled under
+	 * and that a hit cannot apply: CR4.PSE with 32-bit paging (what a PDE
+	 * maps), and PDPTEs a reload changed.  The architecture leaves both
+	 * to software (TRACE-FORMAT.md, "Caching"); the TLB behaves as a walk.
+	 */
+	if ((changed & X86_CR4_PSE) && (r->cr0 & X86_CR0_PG) && !(cr4 & X86_CR4_PAE))
+		flush = true;
+	if (reload && pdptes_changed(v, pdpte))
+		flush = true;
 	r->cr4 = cr4;
 	if (reload)
 		commit_pdptes(v, pdpte);
-	if ((changed & (X86_CR4_PGE | X86_CR4_PCIDE | X86_CR4_PAE | X86_CR4_LA57)) ||
-	    (changed & cr4 & X86_CR4_SMEP))
+	if (flush)
 		vcpu_flush_tlb(v, FLUSH_ALL, 0);
 	vcpu_update_mode(v);
 	return 0;
@@ -140,6 +164,11 @@ static int set_efer(struct vmmu_vcpu *v, uint64_t efer)
 		return VMMU_EXC_GP;
 	if ((r->cr0 & X86_CR0_PG) && ((efer ^ r->efer) & X86_EFER_LME))
 		return VMMU_EXC_GP;
+	/* Cached translations with XD=1 would now have a reserved bit set:
+	 * a hit cannot know, so clearing NXE drops them (setting it needs
+	 * nothing: no entry filled without NXE has XD=1). */
+	if ((r->efer & X86_EFER_NXE) && !(efer & X86_EFER_NXE) && v->mode.levels >= 3)
+		vcpu_flush_tlb(v, FLUSH_ALL, 0);
 	/* LMA is read-only: the written bit is ignored. */
 	r->efer = (efer & ~X86_EFER_LMA) | (r->efer & X86_EFER_LMA);
 	vcpu_update_mode(v);
@@ -320,6 +349,7 @@ void vcpu_update_walk_regs(struct vmmu_vcpu *v)
 		.cr3 = v->regs.cr3, .pdpte = v->regs.pdpte,
 		.pkru = v->regs.pkru, .pkrs = (uint32_t)v->regs.pkrs,
 	};
+	vcpu_update_tlb_context(v);
 }
 
 void vcpu_update_mode(struct vmmu_vcpu *v)

@@ -10,6 +10,7 @@
 
 #include "mem/mem.h"
 #include "paging/paging.h"
+#include "tlb.h"
 #include "vm/stats.h"
 #include "vm/vm.h"
 
@@ -34,6 +35,33 @@ struct vcpu_pt_mem {
 	unsigned int cached_index;   /* in the set of that generation */
 };
 
+/*
+ * Cross-vCPU TLB requests (KVM's request-and-kick, vcpu.c).  A requester
+ * posts under @lock: it merges its range, bumps @seq and sets a bit in
+ * @pending; then, if the vCPU is in guest mode, it waits until @acked
+ * reaches its seq or the vCPU leaves guest mode.  The vCPU applies what is
+ * pending when it enters guest mode and at every library call (one relaxed
+ * load of @pending when nothing is), then publishes @acked.  @mode and
+ * @pending are the two sides of a Dekker pair (sequentially consistent): a
+ * vCPU entering guest mode sees the request, or the requester sees the vCPU
+ * in guest mode and waits for it.
+ */
+enum { VCPU_OUTSIDE_GUEST_MODE, VCPU_IN_GUEST_MODE };
+
+#define VCPU_REQ_FLUSH_ALL   (1u << 0)
+#define VCPU_REQ_DROP_RANGE  (1u << 1)   /* drop entries of GPAs in [drop_start, drop_end) */
+#define VCPU_REQ_WP_RANGE    (1u << 2)   /* writes to [wp_start, wp_end) take the slow path */
+
+struct vcpu_requests {
+	uint32_t mode;               /* VCPU_*_GUEST_MODE; written by the vCPU's thread */
+	uint32_t pending;            /* VCPU_REQ_* */
+	uint64_t acked;              /* the last seq the vCPU has applied */
+	pthread_mutex_t lock;        /* seq and the ranges */
+	uint64_t seq;
+	gpa_t drop_start, drop_end;
+	gpa_t wp_start, wp_end;
+};
+
 struct vmmu_vcpu {
 	struct vmmu_vm *vm;
 	uint32_t id;
@@ -42,6 +70,9 @@ struct vmmu_vcpu {
 	struct paging_mode mode;     /* follows CR0, CR4, EFER */
 	struct walk_regs walk_regs;  /* follows CR3, PDPTEs, PKRU, PKRS */
 	struct vcpu_pt_mem pt_mem;
+	struct vcpu_tlb tlb;         /* follows every register (rights tables, PCID) */
+	struct vcpu_requests req;
+	struct vmmu_vcpu *thread_next;   /* the guest-mode vCPUs of this thread */
 	struct vcpu_stats stats;
 };
 
@@ -79,10 +110,39 @@ void vcpu_update_mode(struct vmmu_vcpu *v);
 void vcpu_update_walk_regs(struct vmmu_vcpu *v);
 void vcpu_reset_regs(struct vmmu_vcpu *v);
 
-/* TLB invalidation points (SDM 4.10.4).  Nothing is cached across accesses
- * in direct mode yet; these count the flushes the architecture performs. */
+/* TLB invalidation points (SDM 4.10.4): everything, the current PCID's
+ * non-global entries (MOV to CR3), one page (INVLPG). */
 enum vcpu_flush { FLUSH_ALL, FLUSH_NON_GLOBAL, FLUSH_PAGE };
 void vcpu_flush_tlb(struct vmmu_vcpu *v, enum vcpu_flush kind, gva_t gva);
+
+/* Applies the pending cross-vCPU requests; on the vCPU's thread. */
+void vcpu_process_requests(struct vmmu_vcpu *v);
+
+static inline void vcpu_check_requests(struct vmmu_vcpu *v)
+{
+	if (__builtin_expect(__atomic_load_n(&v->req.pending, __ATOMIC_RELAXED) != 0, 0))
+		vcpu_process_requests(v);
+}
+
+/*
+ * Posts a request (VCPU_REQ_*, with its GPA range) to @v; returns the seq to
+ * wait for.  vcpu_request_done() says whether @v has applied it or is
+ * outside guest mode.  Any thread.
+ */
+uint64_t vcpu_request_post(struct vmmu_vcpu *v, unsigned int req, gpa_t start, gpa_t end);
+bool vcpu_request_done(struct vmmu_vcpu *v, uint64_t seq);
+
+/*
+ * Around a wait inside the library (a cross-vCPU request, a vCPU
+ * destruction): the calling thread's vCPUs that are in guest mode count as
+ * outside it, so that two threads waiting for each other's acknowledgement
+ * cannot deadlock; on the way back they apply what was posted meanwhile.
+ */
+void vcpu_thread_block_begin(void);
+void vcpu_thread_block_end(void);
+
+/* The TLB context after a register change: rights tables and PCID. */
+void vcpu_update_tlb_context(struct vmmu_vcpu *v);
 
 /* Enters guest mode for the length of a library call unless the caller
  * already did; returns whether it did.  Inline: inside an embedder's
@@ -91,8 +151,10 @@ void vcpu_enter_guest_mode(struct vmmu_vcpu *v);
 
 static inline bool vcpu_enter_implicit(struct vmmu_vcpu *v)
 {
-	if (v->in_guest_mode)
+	if (v->in_guest_mode) {
+		vcpu_check_requests(v);
 		return false;
+	}
 	vcpu_enter_guest_mode(v);
 	return true;
 }

@@ -12,7 +12,7 @@
 /* Every counter of struct vmmu_stats, in its order. */
 #define VMMU_STAT_FIELDS(X) \
 	X(accesses) X(walks) X(walk_retries) X(ad_updates) X(pf) X(gp) X(mmio) \
-	X(pdpte_loads) X(cr_writes) X(tlb_flush)
+	X(pdpte_loads) X(cr_writes) X(tlb_flush) X(tlb_hit) X(tlb_miss)
 
 struct vcpu_stats {
 #define STAT_DECLARE(name) uint64_t name;

@@ -72,7 +72,9 @@ int vmmu_vm_create(const struct vmmu_vm_config *cfg, struct vmmu_vm **out)
 	if (ret)
 		goto fail;
 	vm->vcpus = calloc(vm->cfg.max_vcpus, sizeof(vm->vcpus[0]));
-	if (!vm->vcpus) {
+	vm->tlb_req_vcpus = calloc(vm->cfg.max_vcpus, sizeof(vm->tlb_req_vcpus[0]));
+	vm->tlb_req_seqs = calloc(vm->cfg.max_vcpus, sizeof(vm->tlb_req_seqs[0]));
+	if (!vm->vcpus || !vm->tlb_req_vcpus || !vm->tlb_req_seqs) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -80,9 +82,15 @@ int vmmu_vm_create(const struct vmmu_vm_config *cfg, struct vmmu_vm **out)
 	if (ret)
 		goto fail;
 	pthread_mutex_init(&vm->vcpus_lock, NULL);
+	pthread_mutex_init(&vm->tlb_req_lock, NULL);
+	pthread_mutex_init(&vm->kick_lock, NULL);
+	pthread_cond_init(&vm->kick_cond, NULL);
+	pthread_mutex_init(&vm->memslot_lock, NULL);
 	*out = vm;
 	return 0;
 fail:
+	free(vm->tlb_req_vcpus);
+	free(vm->tlb_req_seqs);
 	free(vm->vcpus);
 	free(vm);
 	return ret;
@@ -99,27 +107,156 @@ void vmmu_vm_destroy(struct vmmu_vm *vm)
 		}
 	guest_mem_destroy(&vm->mem);
 	pthread_mutex_destroy(&vm->vcpus_lock);
+	pthread_mutex_destroy(&vm->tlb_req_lock);
+	pthread_mutex_destroy(&vm->kick_lock);
+	pthread_cond_destroy(&vm->kick_cond);
+	pthread_mutex_destroy(&vm->memslot_lock);
+	free(vm->tlb_req_vcpus);
+	free(vm->tlb_req_seqs);
 	free(vm->vcpus);
 	free(vm);
 }
 
 int vmmu_memslot_add(struct vmmu_vm *vm, const struct vmmu_memslot *slot)
 {
+	int ret;
+
 	if (!vm || !slot)
 		return -EINVAL;
 	if (vm_rcu_read_ongoing())
 		return -EDEADLK;
-	return guest_mem_add(&vm->mem, slot);
+	/* No TLB entry maps the new slot's GPAs to host memory: an entry
+	 * there is MMIO, and an MMIO hit looks the GPA up again. */
+	pthread_mutex_lock(&vm->memslot_lock);
+	ret = guest_mem_add(&vm->mem, slot);
+	pthread_mutex_unlock(&vm->memslot_lock);
+	return ret;
+}
+
+/* The GPA range of slot (@as_id, @id), or false.  Under memslot_lock. */
+static bool memslot_range(struct vmmu_vm *vm, uint32_t as_id, uint32_t id, gpa_t *gpa,
+			  uint64_t *size)
+{
+	const struct memslot_set *set = guest_mem_slots(&vm->mem, as_id);
+
+	for (unsigned int i = 0; i < set->nr; i++)
+		if (set->slots[i].id == id) {
+			*gpa = gfn_to_gpa(set->slots[i].base_gfn);
+			*size = set->slots[i].npages << PAGE_SHIFT;
+			return true;
+		}
+	return false;
 }
 
 int vmmu_memslot_delete(struct vmmu_vm *vm, uint32_t as_id, uint32_t id)
 {
-	if (!vm)
+	uint64_t size = 0;
+	gpa_t gpa = 0;
+	int ret;
+
+	if (!vm || as_id >= MEM_NR_AS)
 		return -EINVAL;
 	if (vm_rcu_read_ongoing())
 		return -EDEADLK;
-	return guest_mem_delete(&vm->mem, as_id, id);
+	/* Memslot calls are serialised: the set read here is the one the
+	 * deletion changes. */
+	pthread_mutex_lock(&vm->memslot_lock);
+	if (!memslot_range(vm, as_id, id, &gpa, &size)) {
+		pthread_mutex_unlock(&vm->memslot_lock);
+		return -ENOENT;
+	}
+	ret = guest_mem_delete(&vm->mem, as_id, id);
+	/* Every vCPU that was in guest mode has left it since (grace period);
+	 * the TLB entries into the slot go before the caller may free it. */
+	if (!ret)
+		vm_tlb_invalidate_gpa_range(vm, gpa, size);
+	pthread_mutex_unlock(&vm->memslot_lock);
+	return ret;
 }
+
+/* ---- cross-vCPU TLB requests (KVM's request-and-kick) -------------------- */
+
+/* Polls before blocking: a vCPU in guest mode usually acknowledges within
+ * its next access, a few hundred nanoseconds away. */
+#define VM_KICK_SPINS 256
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+void vm_kick_waiters(struct vmmu_vm *vm)
+{
+	/* Sequentially consistent with the waiter's increment: a waiter that
+	 * missed the vCPU's change is counted here. */
+	if (__atomic_load_n(&vm->kick_waiters, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&vm->kick_lock);
+		pthread_cond_broadcast(&vm->kick_cond);
+		pthread_mutex_unlock(&vm->kick_lock);
+	}
+}
+
+static void vm_wait_for_vcpu(struct vmmu_vm *vm, struct vmmu_vcpu *v, uint64_t seq)
+{
+	for (unsigned int spin = 0; spin < VM_KICK_SPINS; spin++) {
+		if (vcpu_request_done(v, seq))
+			return;
+		cpu_relax();
+	}
+	pthread_mutex_lock(&vm->kick_lock);
+	__atomic_add_fetch(&vm->kick_waiters, 1, __ATOMIC_SEQ_CST);
+	while (!vcpu_request_done(v, seq))
+		pthread_cond_wait(&vm->kick_cond, &vm->kick_lock);
+	__atomic_sub_fetch(&vm->kick_waiters, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->kick_lock);
+}
+
+static void vm_tlb_request(struct vmmu_vm *vm, unsigned int req, gpa_t start, gpa_t end)
+{
+	unsigned int n = 0;
+
+	vcpu_thread_block_begin();
+	pthread_mutex_lock(&vm->tlb_req_lock);
+	pthread_mutex_lock(&vm->vcpus_lock);
+	for (uint32_t i = 0; i < vm->cfg.max_vcpus; i++) {
+		struct vmmu_vcpu *v = vm->vcpus[i];
+
+		if (!v)
+			continue;
+		vm->tlb_req_vcpus[n] = v;
+		vm->tlb_req_seqs[n++] = vcpu_request_post(v, req, start, end);
+	}
+	pthread_mutex_unlock(&vm->vcpus_lock);
+	for (unsigned int k = 0; k < n; k++)
+		vm_wait_for_vcpu(vm, vm->tlb_req_vcpus[k], vm->tlb_req_seqs[k]);
+	pthread_mutex_unlock(&vm->tlb_req_lock);
+	vcpu_thread_block_end();
+}
+
+void vm_tlb_flush_all(struct vmmu_vm *vm)
+{
+	vm_tlb_request(vm, VCPU_REQ_FLUSH_ALL, 0, 0);
+}
+
+static gpa_t range_end(gpa_t gpa, uint64_t size)
+{
+	return gpa + size < gpa ? ~(gpa_t)0 : gpa + size;
+}
+
+void vm_tlb_invalidate_gpa_range(struct vmmu_vm *vm, gpa_t gpa, uint64_t size)
+{
+	if (size)
+		vm_tlb_request(vm, VCPU_REQ_DROP_RANGE, gpa, range_end(gpa, size));
+}
+
+void vm_tlb_write_protect_gpa_range(struct vmmu_vm *vm, gpa_t gpa, uint64_t size)
+{
+	if (size)
+		vm_tlb_request(vm, VCPU_REQ_WP_RANGE, gpa, range_end(gpa, size));
+}
+
 
 int vmmu_vm_get_stats(struct vmmu_vm *vm, struct vmmu_stats *stats)
 {

@@ -10,6 +10,8 @@ int cmd_bench(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "walk"))
 		return bench_walk(argc - 1, argv + 1);
-	fprintf(stderr, "usage: vmmu bench walk [OPTIONS]\n");
+	if (argc >= 2 && !strcmp(argv[1], "tlb"))
+		return bench_tlb(argc - 1, argv + 1);
+	fprintf(stderr, "usage: vmmu bench walk|tlb [OPTIONS]\n");
 	return 2;
 }

@@ -3,5 +3,6 @@
 #define VMMU_BENCH_H
 
 int bench_walk(int argc, char **argv);
+int bench_tlb(int argc, char **argv);
 
 #endif

@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static FILE *sink;
-	struct replay_options opt = { .stats = true };
+	struct vmmu_stats stats;
+	struct replay_options opt = { .stats_out = &stats };
 	struct trace t;
 	char err[512];
 

@@ -57,6 +57,12 @@ VMMU_API const char *vmmu_strerror(int err);
 
 enum vmmu_mmu_mode {
 	VMMU_MMU_DIRECT = 0,  /* walk guest tables over guest memory directly */
+	VMMU_MMU_TDP = 1,     /* two-dimensional paging: the TDP MMU */
+};
+
+enum vmmu_tdp_format {
+	VMMU_TDP_EPT = 0,     /* Intel extended page tables */
+	VMMU_TDP_NPT = 1,     /* AMD nested page tables */
 };
 
 enum vmmu_log_level { VMMU_LOG_ERROR, VMMU_LOG_WARN, VMMU_LOG_INFO, VMMU_LOG_DEBUG };
@@ -69,11 +75,24 @@ struct vmmu_vm_config {
 	uint32_t max_vcpus;       /* 0 means 1024 */
 	vmmu_log_fn log;          /* may be NULL */
 	void *log_opaque;
+	uint32_t tdp_format;      /* enum vmmu_tdp_format, with VMMU_MMU_TDP */
+	uint32_t tdp_ad_disabled; /* 1: EPT without accessed/dirty bits */
 };
 
 VMMU_API int vmmu_vm_create(const struct vmmu_vm_config *cfg, struct vmmu_vm **out);
 /* Destroys the VM; every vCPU must have been destroyed before. */
 VMMU_API void vmmu_vm_destroy(struct vmmu_vm *vm);
+
+/*
+ * Host event: the MMU drops whatever it maps for [gpa, gpa + size) in every
+ * address space (KVM's zap of a GFN range).  4K-aligned, size > 0.  Never
+ * changes what the guest sees.  Not to be called in guest mode (-EDEADLK).
+ */
+VMMU_API int vmmu_vm_zap(struct vmmu_vm *vm, vmmu_gpa_t gpa, uint64_t size);
+
+/* Does the deferred work the library does not do in threads of its own:
+ * frees page tables whose grace period has passed.  Not in guest mode. */
+VMMU_API int vmmu_vm_poll(struct vmmu_vm *vm);
 
 /* ---- Memslots ------------------------------------------------------------ */
 
@@ -264,7 +283,25 @@ struct vmmu_stats {
 	uint64_t tlb_flush;       /* flush requests (full or by page) */
 	uint64_t tlb_hit;         /* pages of translate/read/write calls served by the TLB */
 	uint64_t tlb_miss;        /* pages that walked (inline hits are not counted) */
+	/* TDP mode (KVM's names): */
+	uint64_t pf_taken;        /* TDP faults: EPT violations / NPT faults */
+	uint64_t pf_fixed;        /* faults that installed a leaf */
+	uint64_t pf_spurious;     /* faults that found the leaf already there */
+	uint64_t pf_mmio_spte_created; /* faults on GPAs without RAM */
+	uint64_t pf_fast;         /* fixed in place without the MMU lock */
+	uint64_t mmio_exits;      /* accesses that hit an MMIO SPTE */
+	/* The TDP MMU's trees (VM-wide): */
+	uint64_t pages_4k;        /* 4K leaves mapped now */
+	uint64_t spte_zapped;     /* leaves zapped */
+	uint64_t pt_pages;        /* page-table pages in trees and caches now */
+	uint64_t pt_pages_freed;  /* page-table pages taken out of trees */
+	uint64_t sptes_write_protected;
+	uint64_t sptes_aged;
 };
+
+/* Name of the counter at @index of struct vmmu_stats (0: accesses), as
+ * KVM names it where KVM has it; NULL past the last. */
+VMMU_API const char *vmmu_stat_name(unsigned int index);
 /* Sums over every vCPU.  Fields beyond cfg->size are not written. */
 VMMU_API int vmmu_vm_get_stats(struct vmmu_vm *vm, struct vmmu_stats *stats);
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Replays one trace under each MMU mode given and compares with its .expected.
 # Usage: run-trace.sh VMMU TRACE MODE...
+# MODE: direct, tdp-ept, tdp-ept-noad (EPT without A/D bits), tdp-npt.
 # .expected: `#` comments and trailing blanks stripped, blank lines ignored.
 # A line `error N` instead means: exit status 2, and stderr starts with
 # "TRACE:N:".
@@ -14,7 +15,15 @@ trap 'rm -rf "$tmp"' EXIT
 sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$expected" >"$tmp/want"
 status=0
 for mode in "$@"; do
-	"$vmmu" replay --mmu="$mode" "$trace" >"$tmp/out" 2>"$tmp/err"
+	case $mode in
+	direct) flags="--mmu=direct" ;;
+	tdp-ept) flags="--mmu=tdp --tdp=ept" ;;
+	tdp-ept-noad) flags="--mmu=tdp --tdp=ept --tdp-ad=off" ;;
+	tdp-npt) flags="--mmu=tdp --tdp=npt" ;;
+	*) echo "unknown mode $mode"; exit 1 ;;
+	esac
+	# shellcheck disable=SC2086
+	"$vmmu" replay $flags "$trace" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	if grep -q '^error ' "$tmp/want"; then
 		line=$(sed -n 's/^error \([0-9]*\)$/\1/p' "$tmp/want")

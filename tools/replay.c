@@ -2,12 +2,15 @@
 /* vmmu replay: parse the whole trace, then run it. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "trace.h"
+#include "vmmu.h"
 
 char *read_file(const char *path, size_t *len)
 {
@@ -49,15 +52,42 @@ char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* Every counter, by the library's names, on standard error. */
+static void print_stats(const struct vmmu_stats *st, bool json)
+{
+	const uint64_t *values = &st->accesses;
+	json_object *obj = json ? json_object_new_object() : NULL;
+	const char *name;
+
+	for (unsigned int i = 0; (name = vmmu_stat_name(i)); i++) {
+		if (obj)
+			json_object_object_add(obj, name, json_object_new_uint64(values[i]));
+		else
+			fprintf(stderr, "%-22s %" PRIu64 "\n", name, values[i]);
+	}
+	if (obj) {
+		fprintf(stderr, "%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+		json_object_put(obj);
+	}
+}
+
 int cmd_replay(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "mmu", required_argument, NULL, 'm' },
-		{ "stats", no_argument, NULL, 's' },
+		{ "tdp", required_argument, NULL, 't' },
+		{ "tdp-ad", required_argument, NULL, 'a' },
+		{ "stats", optional_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static const char usage[] =
+		"usage: vmmu replay [--mmu=direct|tdp] [--tdp=ept|npt] [--tdp-ad=on|off]\n"
+		"                   [--stats[=text|json]] TRACE\n";
 	struct replay_options ro = { 0 };
+	enum { STATS_NONE, STATS_TEXT, STATS_JSON } stats = STATS_NONE;
+	struct vmmu_stats st = { .size = sizeof(st) };
+	bool tdp_given = false;
 	struct trace t;
 	char err[512];
 	size_t len;
@@ -67,24 +97,60 @@ int cmd_replay(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (strcmp(optarg, "direct")) {
-				fprintf(stderr, "vmmu replay: MMU mode '%s' is not available (this build has: direct)\n",
-					optarg);
+			if (!strcmp(optarg, "direct"))
+				ro.mmu = VMMU_MMU_DIRECT;
+			else if (!strcmp(optarg, "tdp"))
+				ro.mmu = VMMU_MMU_TDP;
+			else {
+				fprintf(stderr, "vmmu replay: MMU mode '%s' is not available "
+					"(this build has: direct, tdp)\n", optarg);
 				return 2;
 			}
 			break;
+		case 't':
+			if (strcmp(optarg, "ept") && strcmp(optarg, "npt")) {
+				fprintf(stderr, "vmmu replay: --tdp must be ept or npt, not '%s'\n", optarg);
+				return 2;
+			}
+			ro.tdp_format = strcmp(optarg, "npt") ? VMMU_TDP_EPT : VMMU_TDP_NPT;
+			tdp_given = true;
+			break;
+		case 'a':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "vmmu replay: --tdp-ad must be on or off, not '%s'\n", optarg);
+				return 2;
+			}
+			ro.tdp_ad_disabled = !strcmp(optarg, "off");
+			tdp_given = true;
+			break;
 		case 's':
-			ro.stats = true;
+			if (!optarg || !strcmp(optarg, "text"))
+				stats = STATS_TEXT;
+			else if (!strcmp(optarg, "json"))
+				stats = STATS_JSON;
+			else {
+				fprintf(stderr, "vmmu replay: --stats takes text or json, not '%s'\n", optarg);
+				return 2;
+			}
+			ro.stats_out = &st;
 			break;
 		case 'h':
-			printf("usage: vmmu replay [--mmu=direct] [--stats] TRACE\n");
+			printf("%s", usage);
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: vmmu replay [--mmu=direct] [--stats] TRACE\n");
+		fprintf(stderr, "%s", usage);
+		return 2;
+	}
+	if (tdp_given && ro.mmu != VMMU_MMU_TDP) {
+		fprintf(stderr, "vmmu replay: --tdp and --tdp-ad need --mmu=tdp\n");
+		return 2;
+	}
+	if (ro.tdp_ad_disabled && ro.tdp_format != VMMU_TDP_EPT) {
+		fprintf(stderr, "vmmu replay: NPT always has accessed/dirty bits: --tdp-ad=off needs --tdp=ept\n");
 		return 2;
 	}
 	text = read_file(argv[optind], &len);
@@ -98,6 +164,8 @@ int cmd_replay(int argc, char **argv)
 	}
 	ret = trace_replay(&t, &ro, stdout, stderr);
 	trace_free(&t);
+	if (stats != STATS_NONE)
+		print_stats(&st, stats == STATS_JSON);
 	if (fflush(stdout)) {
 		fprintf(stderr, "vmmu replay: cannot write output: %s\n", strerror(errno));
 		return 1;

@@ -33,11 +33,22 @@ struct memslot_set {
 	struct memslot slots[];   /* sorted by base_gfn, disjoint */
 };
 
+/*
+ * Told of every change, after the new set of @as_id (generation
+ * @generation) is published and before the grace period that lets the old
+ * one go: [start, end) lost its memory (start == end: nothing did).  Runs
+ * under guest_mem.lock, so changes arrive in generation order.
+ */
+typedef void (*guest_mem_change_fn)(void *opaque, unsigned int as_id, uint64_t generation,
+				    gfn_t start, gfn_t end);
+
 struct guest_mem {
 	struct memslot_set *as[MEM_NR_AS];   /* RCU-protected */
 	pthread_mutex_t lock;                /* serialises writers */
 	uint64_t generation;                 /* bumped by every change */
 	unsigned int maxphyaddr;
+	guest_mem_change_fn on_change;       /* may be NULL */
+	void *on_change_opaque;
 };
 
 int guest_mem_init(struct guest_mem *gm, unsigned int maxphyaddr);

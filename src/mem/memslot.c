@@ -62,12 +62,16 @@ void guest_mem_destroy(struct guest_mem *gm)
 	pthread_mutex_destroy(&gm->lock);
 }
 
-/* Publishes @set for @as_id and frees the old one after a grace period. */
-static void guest_mem_publish(struct guest_mem *gm, unsigned int as_id, struct memslot_set *set)
+/* Publishes @set for @as_id, tells the owner, and frees the old set after
+ * a grace period.  [start, end) lost its memory. */
+static void guest_mem_publish(struct guest_mem *gm, unsigned int as_id, struct memslot_set *set,
+			      gfn_t start, gfn_t end)
 {
 	struct memslot_set *old = gm->as[as_id];
 
 	__atomic_store_n(&gm->as[as_id], set, __ATOMIC_RELEASE);
+	if (gm->on_change)
+		gm->on_change(gm->on_change_opaque, as_id, set->generation, start, end);
 	vm_synchronize_rcu();
 	free(old);
 }
@@ -116,7 +120,7 @@ int guest_mem_add(struct guest_mem *gm, const struct vmmu_memslot *s)
 		.base_gfn = base, .npages = npages, .hva = s->hva, .id = s->id, .flags = s->flags,
 	};
 	memcpy(set->slots + pos + 1, cur->slots + pos, (cur->nr - pos) * sizeof(cur->slots[0]));
-	guest_mem_publish(gm, s->as_id, set);
+	guest_mem_publish(gm, s->as_id, set, 0, 0);
 	pthread_mutex_unlock(&gm->lock);
 	return 0;
 }
@@ -144,7 +148,8 @@ int guest_mem_delete(struct guest_mem *gm, uint32_t as_id, uint32_t id)
 	}
 	memcpy(set->slots, cur->slots, i * sizeof(cur->slots[0]));
 	memcpy(set->slots + i, cur->slots + i + 1, (cur->nr - i - 1) * sizeof(cur->slots[0]));
-	guest_mem_publish(gm, as_id, set);
+	guest_mem_publish(gm, as_id, set, cur->slots[i].base_gfn,
+			  cur->slots[i].base_gfn + cur->slots[i].npages);
 	pthread_mutex_unlock(&gm->lock);
 	return 0;
 }

@@ -153,6 +153,16 @@ struct pt_mem {
 	bool window_writable;
 };
 
+/* Guest memory at @gpa through the window, else through map(). */
+static inline void *pt_mem_map(struct pt_mem *mem, gpa_t gpa, bool write)
+{
+	uint64_t offset = gpa - mem->window_gpa;
+
+	if (offset < mem->window_size && (!write || mem->window_writable))
+		return mem->window_hva + offset;
+	return mem->map(mem, gpa, write);
+}
+
 /* Per-access register state beyond the mode. */
 struct walk_regs {
 	uint64_t cr3;

@@ -38,16 +38,6 @@ static inline bool pte_cmpxchg(void *p, uint64_t old, uint64_t new, bool pte64)
 					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
-/* The entry at @gpa through the walk's window, else through map(). */
-static inline void *pt_map(struct pt_mem *mem, gpa_t gpa, bool write)
-{
-	uint64_t offset = gpa - mem->window_gpa;
-
-	if (offset < mem->window_size && (!write || mem->window_writable))
-		return mem->window_hva + offset;
-	return mem->map(mem, gpa, write);
-}
-
 /* Bits of the linear address below the leaf at @level. */
 static inline uint64_t page_offset_mask(bool pte64, unsigned int level)
 {
@@ -103,7 +93,7 @@ static bool update_ad(struct pt_mem *mem, const uint64_t *path_pte, const gpa_t 
 			new |= PT_DIRTY;
 		if (new == old)
 			continue;
-		wp = pt_map(mem, path_gpa[l - 1], true);
+		wp = pt_mem_map(mem, path_gpa[l - 1], true);
 		if (!wp)
 			continue;       /* read-only memory is never written */
 		if (!pte_cmpxchg(wp, old, new, pte64))
@@ -153,7 +143,7 @@ retry:
 
 	for (level = top;; level--, shift -= bits) {
 		gpa_t pte_gpa = table + ((gva >> shift) & ((1u << bits) - 1)) * (pte64 ? 8 : 4);
-		const void *p = pt_map(mem, pte_gpa, false);
+		const void *p = pt_mem_map(mem, pte_gpa, false);
 		unsigned int ps;
 
 		if (!p)
@@ -230,7 +220,7 @@ int paging_load_pdptes(struct pt_mem *mem, uint64_t cr3, unsigned int maxphyaddr
 	uint64_t loaded[4];
 
 	for (unsigned int i = 0; i < 4; i++) {
-		const void *p = pt_map(mem, (cr3 & PAE_CR3_MASK) + 8 * i, false);
+		const void *p = pt_mem_map(mem, (cr3 & PAE_CR3_MASK) + 8 * i, false);
 
 		if (!p)
 			return -1;

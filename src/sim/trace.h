@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vmmu.h"
+
 #define TRACE_VERSION_MAJOR 1
 #define TRACE_VERSION_MINOR 0
 #define TRACE_MAX_VCPUS 1024
@@ -57,7 +59,10 @@ int trace_parse(const char *text, size_t len, const char *name, struct trace *t,
 void trace_free(struct trace *t);
 
 struct replay_options {
-	bool stats;           /* statistics to @err after the run */
+	unsigned int mmu;     /* enum vmmu_mmu_mode */
+	unsigned int tdp_format;  /* enum vmmu_tdp_format */
+	bool tdp_ad_disabled;
+	struct vmmu_stats *stats_out; /* filled at the end of the run if set */
 };
 
 /*

@@ -144,34 +144,22 @@ static int run_cmd(struct replayer *r, const struct trace_cmd *c)
 	case OP_FETCH:
 		return guest_access(r, c);
 	case OP_ZAP:
+		ret = vmmu_vm_zap(r->vm, c->a, c->b);
+		return ret ? run_error(r, c, "zap failed", ret) : 0;
 	case OP_INVALIDATE:
-		/* Host events: the direct MMU keeps no translation of guest
-		 * memory between accesses, so there is nothing to drop. */
-		return 0;
+		ret = replay_mem_invalidate(&r->mem, c->a, c->b);
+		return ret ? run_error(r, c, "invalidate failed", ret) : 0;
 	}
 	return run_error(r, c, "internal error: unknown command", -EINVAL);
-}
-
-static void print_stats(struct replayer *r)
-{
-	struct vmmu_stats st = { .size = sizeof(st) };
-	static const char *const names[] = {
-		"accesses", "walks", "walk_retries", "ad_updates", "pf", "gp", "mmio",
-		"pdpte_loads", "cr_writes", "tlb_flush", "tlb_hit", "tlb_miss",
-	};
-	const uint64_t *values = &st.accesses;
-
-	if (vmmu_vm_get_stats(r->vm, &st))
-		return;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		fprintf(r->err, "%-14s %" PRIu64 "\n", names[i], values[i]);
 }
 
 int trace_replay(const struct trace *t, const struct replay_options *opt, FILE *out, FILE *err)
 {
 	struct vmmu_vm_config cfg = {
-		.size = sizeof(cfg), .mmu = VMMU_MMU_DIRECT, .maxphyaddr = t->maxphyaddr,
-		.max_vcpus = TRACE_MAX_VCPUS,
+		.size = sizeof(cfg), .mmu = opt ? opt->mmu : VMMU_MMU_DIRECT,
+		.maxphyaddr = t->maxphyaddr, .max_vcpus = TRACE_MAX_VCPUS,
+		.tdp_format = opt ? opt->tdp_format : 0,
+		.tdp_ad_disabled = opt ? opt->tdp_ad_disabled : 0,
 	};
 	struct replayer *r = calloc(1, sizeof(*r));
 	int ret = 0;
@@ -193,8 +181,10 @@ int trace_replay(const struct trace *t, const struct replay_options *opt, FILE *
 	ret = select_vcpu(r, &(struct trace_cmd){ .line = 0 }, 0);
 	for (size_t i = 0; i < t->nr && !ret; i++)
 		ret = run_cmd(r, &t->cmds[i]);
-	if (opt && opt->stats)
-		print_stats(r);
+	if (opt && opt->stats_out) {
+		opt->stats_out->size = sizeof(*opt->stats_out);
+		vmmu_vm_get_stats(r->vm, opt->stats_out);
+	}
 	for (unsigned int i = 0; i < TRACE_MAX_VCPUS; i++)
 		vmmu_vcpu_destroy(r->vcpus[i]);
 	replay_mem_destroy(&r->mem);

@@ -121,7 +121,6 @@ static inline __attribute__((always_inline)) bool translate_page(struct vmmu_vcp
 			   struct vmmu_result *res)
 {
 	struct walk_result w;
-	const struct memslot *slot;
 
 	if (!(walk_flags & WALK_NO_AD) && tlb_hit(v, gva, kind, gpa, hva))
 		return true;
@@ -143,19 +142,10 @@ static inline __attribute__((always_inline)) bool translate_page(struct vmmu_vcp
 		stat_add(&v->stats.walk_retries, w.retries);
 	}
 	*gpa = w.gpa;
-	*hva = NULL;
-	/* Data usually shares the memslot of the page tables: the walk's
-	 * window, when it covers the GPA, saves a lookup. */
-	uint64_t offset = w.gpa - pm->window_gpa;
-
-	if (offset < pm->window_size) {
-		if (!(access & ACCESS_WRITE) || pm->window_writable)
-			*hva = pm->window_hva + offset;
-	} else {
-		slot = vcpu_find_slot(v, gpa_to_gfn(w.gpa));
-		if (slot && !((access & ACCESS_WRITE) && (slot->flags & VMMU_MEMSLOT_READONLY)))
-			*hva = memslot_hva(slot, w.gpa);
-	}
+	/* The data goes through guest memory as the page tables did: the
+	 * memslots in direct mode, the TDP tables otherwise.  Data usually
+	 * shares the walk's window. */
+	*hva = pt_mem_map(pm, w.gpa, access & ACCESS_WRITE);
 	if (!(walk_flags & WALK_NO_AD))
 		tlb_fill_walk(v, gva, access, &w, pm, *hva);
 	return true;
@@ -301,20 +291,15 @@ int vmmu_vcpu_write(struct vmmu_vcpu *v, vmmu_gva_t gva, const void *buf, uint32
 static int phys_access(struct vmmu_vcpu *v, gpa_t gpa, uint32_t size, bool write,
 		       struct vmmu_result *res)
 {
-	const struct memslot *slot;
-
 	if (!size || size > VMMU_ACCESS_MAX || (gpa & ~PAGE_MASK) + size > PAGE_SIZE)
 		return -EINVAL;
 	memset(res, 0, sizeof(*res));
 	res->gpa = gpa;
 	res->len = size;
-	slot = vcpu_find_slot(v, gpa_to_gfn(gpa));
-	if (!slot || (write && (slot->flags & VMMU_MEMSLOT_READONLY))) {
-		res->outcome = VMMU_MMIO;
-		return 0;
-	}
-	res->outcome = VMMU_OK;
-	res->hva = memslot_hva(slot, gpa);
+	/* A store through an identity mapping: through the TDP tables in TDP
+	 * mode, like any guest access. */
+	res->hva = pt_mem_map(vcpu_pt_mem(v), gpa, write);
+	res->outcome = res->hva ? VMMU_OK : VMMU_MMIO;
 	return 0;
 }
 

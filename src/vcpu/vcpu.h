@@ -11,6 +11,7 @@
 #include "mem/mem.h"
 #include "paging/paging.h"
 #include "tlb.h"
+#include "tdp/tdp_page.h"
 #include "vm/stats.h"
 #include "vm/vm.h"
 
@@ -33,6 +34,16 @@ struct vcpu_pt_mem {
 	struct vmmu_vcpu *vcpu;
 	uint64_t generation;
 	unsigned int cached_index;   /* in the set of that generation */
+};
+
+/* Guest memory through the TDP tables (tdp_mem.c): the window is one page,
+ * valid for one MMU zap generation and one memslot generation. */
+struct vcpu_tdp_mem {
+	struct pt_mem ops;
+	struct vmmu_vcpu *vcpu;
+	struct tdp_page_cache cache;  /* tables for the next fault */
+	uint64_t zap_generation;
+	uint64_t slots_generation;
 };
 
 /*
@@ -69,7 +80,8 @@ struct vmmu_vcpu {
 	struct vcpu_regs regs;
 	struct paging_mode mode;     /* follows CR0, CR4, EFER */
 	struct walk_regs walk_regs;  /* follows CR3, PDPTEs, PKRU, PKRS */
-	struct vcpu_pt_mem pt_mem;
+	struct vcpu_pt_mem pt_mem;   /* direct mode */
+	struct vcpu_tdp_mem tdp_mem; /* TDP mode */
 	struct vcpu_tlb tlb;         /* follows every register (rights tables, PCID) */
 	struct vcpu_requests req;
 	struct vmmu_vcpu *thread_next;   /* the guest-mode vCPUs of this thread */
@@ -90,11 +102,22 @@ static inline unsigned int vcpu_maxphyaddr(const struct vmmu_vcpu *v)
 const struct memslot *vcpu_find_slot(struct vmmu_vcpu *v, gfn_t gfn);
 void vcpu_pt_mem_init(struct vmmu_vcpu *v);
 
+void vcpu_tdp_mem_init(struct vmmu_vcpu *v);
+void vcpu_tdp_mem_destroy(struct vmmu_vcpu *v);
+void vcpu_tdp_mem_revalidate(struct vmmu_vcpu *v);
+
 /* The vCPU's guest memory for a walk, its caches checked against the
- * current memslot set.  Under RCU (in guest mode). */
+ * current memslot set (and, in TDP mode, the MMU).  Under RCU (in guest
+ * mode). */
 static inline struct pt_mem *vcpu_pt_mem(struct vmmu_vcpu *v)
 {
-	const struct memslot_set *set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
+	const struct memslot_set *set;
+
+	if (v->vm->tdp) {
+		vcpu_tdp_mem_revalidate(v);
+		return &v->tdp_mem.ops;
+	}
+	set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
 
 	if (__builtin_expect(set->generation != v->pt_mem.generation, 0)) {
 		v->pt_mem.generation = set->generation;

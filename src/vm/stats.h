@@ -12,7 +12,8 @@
 /* Every counter of struct vmmu_stats, in its order. */
 #define VMMU_STAT_FIELDS(X) \
 	X(accesses) X(walks) X(walk_retries) X(ad_updates) X(pf) X(gp) X(mmio) \
-	X(pdpte_loads) X(cr_writes) X(tlb_flush) X(tlb_hit) X(tlb_miss)
+	X(pdpte_loads) X(cr_writes) X(tlb_flush) X(tlb_hit) X(tlb_miss) \
+	X(pf_taken) X(pf_fixed) X(pf_spurious) X(pf_mmio_spte_created) X(pf_fast) X(mmio_exits)
 
 struct vcpu_stats {
 #define STAT_DECLARE(name) uint64_t name;

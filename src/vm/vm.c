@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rcu.h"
+#include "tdp/tdp_mmu.h"
 #include "vcpu/vcpu.h"
 #include "vm.h"
 
@@ -45,7 +46,13 @@ static int config_normalise(const struct vmmu_vm_config *in, struct vmmu_vm_conf
 	memset(out, 0, sizeof(*out));
 	memcpy(out, in, size);
 	out->size = sizeof(*out);
-	if (out->mmu != VMMU_MMU_DIRECT)
+	if (out->mmu != VMMU_MMU_DIRECT && out->mmu != VMMU_MMU_TDP)
+		return -EINVAL;
+	if (out->mmu == VMMU_MMU_TDP && out->tdp_format > VMMU_TDP_NPT)
+		return -EINVAL;
+	/* NPT has no way to run without accessed and dirty bits. */
+	if (out->tdp_ad_disabled > 1 ||
+	    (out->tdp_ad_disabled && (out->mmu != VMMU_MMU_TDP || out->tdp_format != VMMU_TDP_EPT)))
 		return -EINVAL;
 	if (!out->maxphyaddr)
 		out->maxphyaddr = VM_DEFAULT_MAXPHYADDR;
@@ -55,6 +62,36 @@ static int config_normalise(const struct vmmu_vm_config *in, struct vmmu_vm_conf
 		out->max_vcpus = 1024;
 	if (out->max_vcpus > VM_MAX_VCPUS_LIMIT)
 		return -EINVAL;
+	return 0;
+}
+
+/* Memslot changes reach the TDP MMU between publish and grace period. */
+static void vm_memslots_changed(void *opaque, unsigned int as_id, uint64_t generation,
+				gfn_t start, gfn_t end)
+{
+	struct vmmu_vm *vm = opaque;
+
+	tdp_mmu_memslots_changed(vm->tdp, as_id, generation, start, end);
+}
+
+static int vm_tdp_create(struct vmmu_vm *vm)
+{
+	int ret;
+
+	vm->tdp = calloc(1, sizeof(*vm->tdp));
+	if (!vm->tdp)
+		return -ENOMEM;
+	ret = tdp_mmu_init(vm->tdp, vm->cfg.tdp_format == VMMU_TDP_NPT ? SPTE_FORMAT_NPT :
+				    SPTE_FORMAT_EPT, !vm->cfg.tdp_ad_disabled, vm->cfg.maxphyaddr);
+	if (ret) {
+		free(vm->tdp);
+		vm->tdp = NULL;
+		return ret;
+	}
+	for (unsigned int as = 0; as < MEM_NR_AS; as++)
+		vm->tdp->slots_generation[as] = vm->mem.as[as]->generation;
+	vm->mem.on_change = vm_memslots_changed;
+	vm->mem.on_change_opaque = vm;
 	return 0;
 }
 
@@ -81,6 +118,13 @@ int vmmu_vm_create(const struct vmmu_vm_config *cfg, struct vmmu_vm **out)
 	ret = guest_mem_init(&vm->mem, vm->cfg.maxphyaddr);
 	if (ret)
 		goto fail;
+	if (vm->cfg.mmu == VMMU_MMU_TDP) {
+		ret = vm_tdp_create(vm);
+		if (ret) {
+			guest_mem_destroy(&vm->mem);
+			goto fail;
+		}
+	}
 	pthread_mutex_init(&vm->vcpus_lock, NULL);
 	pthread_mutex_init(&vm->tlb_req_lock, NULL);
 	pthread_mutex_init(&vm->kick_lock, NULL);
@@ -105,6 +149,10 @@ void vmmu_vm_destroy(struct vmmu_vm *vm)
 			vm_log(vm, VMMU_LOG_WARN, "vCPU %u still exists at VM destruction", i);
 			vmmu_vcpu_destroy(vm->vcpus[i]);
 		}
+	if (vm->tdp) {
+		tdp_mmu_destroy(vm->tdp);
+		free(vm->tdp);
+	}
 	guest_mem_destroy(&vm->mem);
 	pthread_mutex_destroy(&vm->vcpus_lock);
 	pthread_mutex_destroy(&vm->tlb_req_lock);
@@ -115,6 +163,32 @@ void vmmu_vm_destroy(struct vmmu_vm *vm)
 	free(vm->tlb_req_seqs);
 	free(vm->vcpus);
 	free(vm);
+}
+
+int vmmu_vm_zap(struct vmmu_vm *vm, vmmu_gpa_t gpa, uint64_t size)
+{
+	if (!vm || !size || ((gpa | size) & ~PAGE_MASK) || gpa + (size - 1) < gpa)
+		return -EINVAL;
+	if (vm_rcu_read_ongoing())
+		return -EDEADLK;
+	/* The SPTEs first (no new TLB fill can find them), then every
+	 * vCPU's cached translations of the range. */
+	if (vm->tdp)
+		tdp_mmu_zap_range(vm->tdp, MEM_NR_AS, gpa_to_gfn(gpa),
+				  gpa_to_gfn(gpa) + (size >> PAGE_SHIFT));
+	vm_tlb_invalidate_gpa_range(vm, gpa, size);
+	return 0;
+}
+
+int vmmu_vm_poll(struct vmmu_vm *vm)
+{
+	if (!vm)
+		return -EINVAL;
+	if (vm_rcu_read_ongoing())
+		return -EDEADLK;
+	if (vm->tdp)
+		tdp_pool_reclaim(&vm->tdp->pool);
+	return 0;
 }
 
 int vmmu_memslot_add(struct vmmu_vm *vm, const struct vmmu_memslot *slot)
@@ -257,6 +331,23 @@ void vm_tlb_write_protect_gpa_range(struct vmmu_vm *vm, gpa_t gpa, uint64_t size
 		vm_tlb_request(vm, VCPU_REQ_WP_RANGE, gpa, range_end(gpa, size));
 }
 
+/* In the order of struct vmmu_stats. */
+static const char *const stat_names[] = {
+	"accesses", "walks", "walk_retries", "ad_updates", "pf", "gp", "mmio",
+	"pdpte_loads", "cr_writes", "tlb_flush", "tlb_hit", "tlb_miss",
+	"pf_taken", "pf_fixed", "pf_spurious", "pf_mmio_spte_created", "pf_fast", "mmio_exits",
+	"pages_4k", "spte_zapped", "pt_pages", "pt_pages_freed", "sptes_write_protected",
+	"sptes_aged",
+};
+
+_Static_assert(ARRAY_SIZE(stat_names) ==
+	       (sizeof(struct vmmu_stats) - offsetof(struct vmmu_stats, accesses)) / sizeof(uint64_t),
+	       "stat_names[] must name every counter of struct vmmu_stats");
+
+const char *vmmu_stat_name(unsigned int index)
+{
+	return index < ARRAY_SIZE(stat_names) ? stat_names[index] : NULL;
+}
 
 int vmmu_vm_get_stats(struct vmmu_vm *vm, struct vmmu_stats *stats)
 {
@@ -279,6 +370,16 @@ int vmmu_vm_get_stats(struct vmmu_vm *vm, struct vmmu_stats *stats)
 #undef STAT_SUM
 	}
 	pthread_mutex_unlock(&vm->vcpus_lock);
+	if (vm->tdp) {
+		const struct tdp_stats *t = &vm->tdp->stats;
+
+		sum.pages_4k = __atomic_load_n(&t->pages_4k, __ATOMIC_RELAXED);
+		sum.spte_zapped = __atomic_load_n(&t->spte_zapped, __ATOMIC_RELAXED);
+		sum.pt_pages = tdp_mmu_table_pages(vm->tdp);
+		sum.pt_pages_freed = __atomic_load_n(&t->pt_pages_freed, __ATOMIC_RELAXED);
+		sum.sptes_write_protected = __atomic_load_n(&t->sptes_write_protected, __ATOMIC_RELAXED);
+		sum.sptes_aged = __atomic_load_n(&t->sptes_aged, __ATOMIC_RELAXED);
+	}
 	size = stats->size < sizeof(sum) ? stats->size : sizeof(sum);
 	sum.size = (uint32_t)size;
 	memcpy(stats, &sum, size);

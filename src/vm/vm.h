@@ -12,9 +12,12 @@
 #define VM_MAX_VCPUS_LIMIT 4096
 #define VM_DEFAULT_MAXPHYADDR 46
 
+struct tdp_mmu;
+
 struct vmmu_vm {
 	struct vmmu_vm_config cfg;   /* normalised: maxphyaddr, max_vcpus set */
 	struct guest_mem mem;
+	struct tdp_mmu *tdp;         /* the TDP MMU; NULL in direct mode */
 	pthread_mutex_t vcpus_lock;  /* protects vcpus[] and retired */
 	struct vmmu_vcpu **vcpus;    /* indexed by vCPU id */
 	struct vcpu_stats retired;   /* counters of destroyed vCPUs */

@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * TDP MMU operations: map on fault, zap, write-protect, age.  Each is a
+ * short loop over for_each_tdp_pte; every SPTE change goes through
+ * tdp_set_spte_atomic(), which also accounts for what the change removed.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "tdp_iter.h"
+#include "tdp_mmu.h"
+#include "tdp_spte.h"
+#include "vm/rcu.h"
+
+int tdp_mmu_init(struct tdp_mmu *mmu, enum spte_format format, bool ad_enabled,
+		 unsigned int maxphyaddr)
+{
+	struct tdp_page_cache cache = { 0 };
+	int ret;
+
+	memset(mmu, 0, sizeof(*mmu));
+	spte_config_init(&mmu->spte, format, ad_enabled);
+	/* GPAs above 2^48 need a fifth level, as 5-level EPT/NPT provide. */
+	mmu->root_level = maxphyaddr > 48 ? 5 : 4;
+	ret = tdp_pool_init(&mmu->pool);
+	if (ret)
+		return ret;
+	if (pthread_rwlock_init(&mmu->lock, NULL)) {
+		tdp_pool_destroy(&mmu->pool);
+		return -ENOMEM;
+	}
+	ret = tdp_cache_topup(&mmu->pool, &cache, MEM_NR_AS);
+	if (ret) {
+		tdp_mmu_destroy(mmu);
+		return ret;
+	}
+	for (unsigned int as = 0; as < MEM_NR_AS; as++) {
+		struct tdp_page *root = tdp_cache_alloc(&cache);
+
+		root->root = true;
+		root->level = (uint8_t)mmu->root_level;
+		root->as_id = (uint8_t)as;
+		root->gfn = 0;
+		mmu->root[as] = root;
+	}
+	tdp_cache_drain(&mmu->pool, &cache);
+	return 0;
+}
+
+void tdp_mmu_destroy(struct tdp_mmu *mmu)
+{
+	/* No vCPU is left: nothing walks the trees. */
+	tdp_mmu_zap_all(mmu);
+	tdp_pool_reclaim(&mmu->pool);
+	pthread_rwlock_destroy(&mmu->lock);
+	tdp_pool_destroy(&mmu->pool);
+}
+
+/* Waiters announce themselves, so a long walk knows to yield. */
+static void tdp_mmu_lock(struct tdp_mmu *mmu)
+{
+	if (pthread_rwlock_trywrlock(&mmu->lock)) {
+		__atomic_add_fetch(&mmu->lock_waiters, 1, __ATOMIC_RELAXED);
+		pthread_rwlock_wrlock(&mmu->lock);
+		__atomic_sub_fetch(&mmu->lock_waiters, 1, __ATOMIC_RELAXED);
+	}
+	vm_rcu_read_lock();
+}
+
+static void tdp_mmu_unlock(struct tdp_mmu *mmu)
+{
+	vm_rcu_read_unlock();
+	pthread_rwlock_unlock(&mmu->lock);
+}
+
+static void handle_removed_table(struct tdp_mmu *mmu, uint64_t *spt, unsigned int level);
+
+/* Accounts for an SPTE change at @level: leaves gone, tables taken out. */
+static void handle_changed_spte(struct tdp_mmu *mmu, uint64_t old, uint64_t new,
+				unsigned int level)
+{
+	bool was_leaf = tdp_spte_is_leaf_present(old, level);
+	uint64_t *child = tdp_spte_child_table(old, level);
+
+	if (was_leaf && !tdp_spte_is_leaf_present(new, level)) {
+		TDP_STAT_ADD(mmu, pages_4k, -1);
+		TDP_STAT_ADD(mmu, spte_zapped, 1);
+	} else if (!was_leaf && tdp_spte_is_leaf_present(new, level)) {
+		TDP_STAT_ADD(mmu, pages_4k, 1);
+	}
+	if (child && tdp_spte_child_table(new, level) != child)
+		handle_removed_table(mmu, child, level - 1);
+}
+
+/*
+ * A table that left the tree: freeze each SPTE (so a concurrent installer
+ * fails its compare-and-swap), account for what it mapped, and free the
+ * table once no walk can be reading it.
+ */
+static void handle_removed_table(struct tdp_mmu *mmu, uint64_t *spt, unsigned int level)
+{
+	for (unsigned int i = 0; i < TDP_PTES_PER_TABLE; i++) {
+		uint64_t old = __atomic_exchange_n(&spt[i], SPTE_FROZEN, __ATOMIC_ACQ_REL);
+
+		handle_changed_spte(mmu, old, SPTE_FROZEN, level);
+	}
+	TDP_STAT_ADD(mmu, pt_pages_freed, 1);
+	tdp_page_free_deferred(&mmu->pool, tdp_page_of(spt));
+}
+
+/*
+ * Replaces the SPTE the iterator read with @new, unless it changed since:
+ * then iter->old_spte holds the current value and the caller decides
+ * again.  A frozen SPTE is never replaced (its table is being torn down).
+ */
+static bool tdp_set_spte_atomic(struct tdp_mmu *mmu, struct tdp_iter *iter, uint64_t new)
+{
+	uint64_t old = iter->old_spte;
+
+	if (old == SPTE_FROZEN)
+		return false;
+	if (!__atomic_compare_exchange_n(iter->sptep, &iter->old_spte, new, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return false;
+	handle_changed_spte(mmu, old, new, iter->level);
+	return true;
+}
+
+enum tdp_map_result tdp_mmu_map(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
+				unsigned int as_id, gfn_t gfn, const struct tdp_leaf *leaf)
+{
+	struct tdp_page *root = mmu->root[as_id];
+	enum tdp_map_result ret = TDP_MAP_RETRY;
+	struct tdp_iter iter;
+
+	tdp_mmu_lock(mmu);
+	if (leaf->slots_generation != mmu->slots_generation[as_id])
+		goto out;                  /* the memslots changed meanwhile */
+	for_each_tdp_pte(iter, root->spt, mmu->root_level, gfn, gfn + 1) {
+		if (iter.old_spte == SPTE_FROZEN)
+			break;
+		if (iter.level == 1) {
+			uint64_t new = tdp_spte_make_leaf(&mmu->spte, gfn, leaf);
+
+			if (iter.old_spte == new)
+				ret = TDP_MAP_SPURIOUS;
+			else if (tdp_set_spte_atomic(mmu, &iter, new))
+				ret = TDP_MAP_FIXED;
+			break;
+		}
+		if (tdp_spte_child_table(iter.old_spte, iter.level))
+			continue;          /* the iterator steps down next */
+
+		/* No table here (or a stale MMIO SPTE): link a new one. */
+		struct tdp_page *child = tdp_cache_alloc(cache);
+
+		if (!child) {
+			ret = TDP_MAP_NOMEM;
+			break;
+		}
+		child->gfn = iter.gfn;
+		child->level = (uint8_t)(iter.level - 1);
+		child->as_id = (uint8_t)as_id;
+		if (!tdp_set_spte_atomic(mmu, &iter, tdp_spte_make_nonleaf(&mmu->spte, child->spt))) {
+			tdp_page_free_unused(&mmu->pool, child);
+			break;
+		}
+	}
+out:
+	tdp_mmu_unlock(mmu);
+	if (ret == TDP_MAP_RETRY)
+		TDP_STAT_ADD(mmu, pf_retry, 1);
+	return ret;
+}
+
+/*
+ * Drops the MMU lock and RCU in the middle of a walk when someone waits for
+ * the lock (or every yield_every steps, for tests), but only after progress:
+ * the iterator restarts at next_last_level_gfn, so the walk still ends.
+ */
+static bool tdp_mmu_iter_cond_yield(struct tdp_mmu *mmu, struct tdp_iter *iter,
+				    unsigned int *steps)
+{
+	bool due = __atomic_load_n(&mmu->lock_waiters, __ATOMIC_RELAXED) ||
+		   (mmu->yield_every && ++*steps >= mmu->yield_every);
+
+	if (!due || iter->next_last_level_gfn == iter->yielded_gfn)
+		return false;
+	*steps = 0;
+	tdp_mmu_unlock(mmu);
+	tdp_mmu_lock(mmu);
+	iter->yielded = true;
+	return true;
+}
+
+/* The roots an operation on @as_id covers. */
+#define for_each_root_of(mmu, as_id, root)                                          \
+	for (unsigned int _as = (as_id) == MEM_NR_AS ? 0 : (as_id);                  \
+	     _as < ((as_id) == MEM_NR_AS ? MEM_NR_AS : (as_id) + 1) &&               \
+	     ((root) = (mmu)->root[_as], 1); _as++)
+
+static void zap_generation_bump(struct tdp_mmu *mmu)
+{
+	__atomic_add_fetch(&mmu->zap_generation, 1, __ATOMIC_RELEASE);
+}
+
+/* Zaps every leaf in [start, end); MMU lock held. */
+static uint64_t zap_leaves(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end)
+{
+	struct tdp_page *root;
+	struct tdp_iter iter;
+	unsigned int steps = 0;
+	uint64_t zapped = 0;
+
+	for_each_root_of(mmu, as_id, root) {
+		for_each_tdp_pte(iter, root->spt, mmu->root_level, start, end) {
+			if (tdp_mmu_iter_cond_yield(mmu, &iter, &steps))
+				continue;
+retry:
+			if (!tdp_spte_is_leaf_present(iter.old_spte, iter.level) &&
+			    !tdp_spte_is_mmio(&mmu->spte, iter.old_spte))
+				continue;
+			if (!tdp_set_spte_atomic(mmu, &iter, 0))
+				goto retry;
+			zapped++;
+		}
+	}
+	if (zapped)
+		zap_generation_bump(mmu);
+	return zapped;
+}
+
+/* Zaps every leaf in [start, end) (tables stay; zap_all frees them). */
+uint64_t tdp_mmu_zap_range(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end)
+{
+	uint64_t zapped;
+
+	tdp_mmu_lock(mmu);
+	zapped = zap_leaves(mmu, as_id, start, end);
+	tdp_mmu_unlock(mmu);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+	return zapped;
+}
+
+/* Zaps every MMIO SPTE of every tree; MMU lock held. */
+static uint64_t zap_mmio_sptes(struct tdp_mmu *mmu)
+{
+	struct tdp_page *root;
+	struct tdp_iter iter;
+	unsigned int steps = 0;
+	uint64_t zapped = 0;
+
+	for_each_root_of(mmu, MEM_NR_AS, root) {
+		for_each_tdp_pte(iter, root->spt, mmu->root_level, 0, ~0ull) {
+			if (tdp_mmu_iter_cond_yield(mmu, &iter, &steps))
+				continue;
+retry:
+			if (!tdp_spte_is_mmio(&mmu->spte, iter.old_spte))
+				continue;
+			if (!tdp_set_spte_atomic(mmu, &iter, 0))
+				goto retry;
+			zapped++;
+		}
+	}
+	return zapped;
+}
+
+uint64_t tdp_mmu_memslots_changed(struct tdp_mmu *mmu, unsigned int as_id,
+				  uint64_t generation, gfn_t start, gfn_t end)
+{
+	uint64_t zapped = 0, old = 0;
+
+	tdp_mmu_lock(mmu);
+	for (unsigned int as = 0; as < MEM_NR_AS; as++)
+		if (mmu->slots_generation[as] > old)
+			old = mmu->slots_generation[as];
+	mmu->slots_generation[as_id] = generation;
+	/* MMIO SPTEs keep only the generation's low bits: when those wrap, a
+	 * stale one could look current again, so none may survive. */
+	if (spte_mmio_gen_wrapped(&mmu->spte, old, generation))
+		zap_mmio_sptes(mmu);
+	if (start < end)
+		zapped = zap_leaves(mmu, as_id, start, end);
+	tdp_mmu_unlock(mmu);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+	return zapped;
+}
+
+/* Takes every table below the roots out of the trees. */
+uint64_t tdp_mmu_zap_all(struct tdp_mmu *mmu)
+{
+	struct tdp_page *root;
+	uint64_t zapped = 0;
+
+	tdp_mmu_lock(mmu);
+	for_each_root_of(mmu, MEM_NR_AS, root) {
+		for (unsigned int i = 0; i < TDP_PTES_PER_TABLE; i++) {
+			uint64_t old = __atomic_exchange_n(&root->spt[i], 0, __ATOMIC_ACQ_REL);
+
+			if (old && old != SPTE_FROZEN) {
+				handle_changed_spte(mmu, old, 0, mmu->root_level);
+				zapped++;
+			}
+		}
+	}
+	if (zapped)
+		zap_generation_bump(mmu);
+	tdp_mmu_unlock(mmu);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+	return zapped;
+}
+
+uint64_t tdp_mmu_write_protect(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end)
+{
+	struct tdp_page *root;
+	struct tdp_iter iter;
+	unsigned int steps = 0;
+	uint64_t changed = 0;
+
+	tdp_mmu_lock(mmu);
+	for_each_root_of(mmu, as_id, root) {
+		for_each_tdp_pte(iter, root->spt, mmu->root_level, start, end) {
+			if (tdp_mmu_iter_cond_yield(mmu, &iter, &steps))
+				continue;
+retry:
+			if (!tdp_spte_is_leaf_present(iter.old_spte, iter.level) ||
+			    !tdp_spte_is_writable(&mmu->spte, iter.old_spte))
+				continue;
+			if (!tdp_set_spte_atomic(mmu, &iter,
+						 tdp_spte_write_protect(&mmu->spte, iter.old_spte)))
+				goto retry;
+			changed++;
+		}
+	}
+	if (changed) {
+		zap_generation_bump(mmu);
+		TDP_STAT_ADD(mmu, sptes_write_protected, changed);
+	}
+	tdp_mmu_unlock(mmu);
+	return changed;
+}
+
+uint64_t tdp_mmu_age(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end)
+{
+	struct tdp_page *root;
+	struct tdp_iter iter;
+	unsigned int steps = 0;
+	uint64_t young = 0;
+
+	tdp_mmu_lock(mmu);
+	for_each_root_of(mmu, as_id, root) {
+		for_each_tdp_pte(iter, root->spt, mmu->root_level, start, end) {
+			if (tdp_mmu_iter_cond_yield(mmu, &iter, &steps))
+				continue;
+retry:
+			if (!tdp_spte_is_leaf_present(iter.old_spte, iter.level) ||
+			    !tdp_spte_is_young(&mmu->spte, iter.old_spte))
+				continue;
+			if (!tdp_set_spte_atomic(mmu, &iter, tdp_spte_make_old(&mmu->spte, iter.old_spte)))
+				goto retry;
+			young++;
+		}
+	}
+	if (young) {
+		/* Without A/D bits, aging revokes access: the TLBs must drop it. */
+		zap_generation_bump(mmu);
+		TDP_STAT_ADD(mmu, sptes_aged, young);
+	}
+	tdp_mmu_unlock(mmu);
+	return young;
+}
+
+uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, unsigned int as_id, gfn_t gfn,
+			uint64_t **sptep, unsigned int *level)
+{
+	uint64_t *spt = mmu->root[as_id]->spt;
+
+	for (unsigned int l = mmu->root_level;; l--) {
+		uint64_t *p = &spt[tdp_spte_index(gfn, l)];
+		uint64_t spte = tdp_spte_read(p);
+
+		*sptep = p;
+		*level = l;
+		spt = tdp_spte_child_table(spte, l);
+		if (!spt || l == 1)
+			return spte;
+	}
+}
+
+uint64_t tdp_mmu_table_pages(struct tdp_mmu *mmu)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&mmu->pool.lock);
+	n = mmu->pool.allocated;
+	pthread_mutex_unlock(&mmu->pool.lock);
+	return n;
+}

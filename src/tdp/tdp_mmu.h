@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TDP MMU: one tree of SPTEs per address space that maps guest-physical
+ * to host memory (EPT or NPT format), built on faults and torn down by zaps.
+ *
+ * Locking: the MMU lock is a reader-writer lock.  Every operation here takes
+ * it for write today; none relies on that: every SPTE change is a
+ * compare-and-swap against the value the iterator read, a lost race is
+ * retried, and tables leave a tree through a frozen SPTE, so faults can move
+ * to the read side.  Tables are freed after an RCU grace period; callers
+ * hold the RCU read lock (a vCPU in guest mode does) while they walk.
+ */
+#ifndef VMMU_TDP_MMU_H
+#define VMMU_TDP_MMU_H
+
+#include <pthread.h>
+
+#include "mem/mem.h"
+#include "spte/spte.h"
+#include "tdp_page.h"
+
+/* VM-wide counters, KVM's names where KVM has them. */
+#define TDP_STAT_FIELDS(X) \
+	X(pf_fixed) X(pf_spurious) X(pf_mmio_spte_created) X(pf_retry) \
+	X(pages_4k) X(spte_zapped) X(pt_pages_freed) X(remote_tlb_flush) \
+	X(sptes_write_protected) X(sptes_aged)
+
+struct tdp_stats {
+#define TDP_STAT_DECLARE(name) uint64_t name;
+	TDP_STAT_FIELDS(TDP_STAT_DECLARE)
+#undef TDP_STAT_DECLARE
+};
+
+struct tdp_mmu {
+	pthread_rwlock_t lock;           /* the MMU lock */
+	struct spte_config spte;
+	struct tdp_page_pool pool;
+	struct tdp_page *root[MEM_NR_AS];/* one root per address space */
+	unsigned int root_level;         /* 4; 5 when MAXPHYADDR > 48 */
+	/* Bumped (release) after every change that removes or reduces a
+	 * mapping, before the TLBs are told: cached translations compare it. */
+	uint64_t zap_generation;
+	/* The memslot generation of each address space the MMU last heard of
+	 * (under the MMU lock): a fault that looked its slot up in another
+	 * generation retries, so no SPTE outlives its memslot. */
+	uint64_t slots_generation[MEM_NR_AS];
+	unsigned int lock_waiters;       /* threads blocked on the MMU lock */
+	unsigned int yield_every;        /* tests: yield every N steps (0: never) */
+	struct tdp_stats stats;          /* atomic adds */
+};
+
+int tdp_mmu_init(struct tdp_mmu *mmu, enum spte_format format, bool ad_enabled,
+		 unsigned int maxphyaddr);
+void tdp_mmu_destroy(struct tdp_mmu *mmu);
+
+/* Results of tdp_mmu_map(). */
+enum tdp_map_result {
+	TDP_MAP_FIXED,                   /* a leaf was installed */
+	TDP_MAP_SPURIOUS,                /* a suitable leaf was already there */
+	TDP_MAP_RETRY,                   /* lost a race: walk again */
+	TDP_MAP_NOMEM,                   /* the cache ran dry */
+};
+
+/* The leaf a fault installs for one 4K GFN. */
+struct tdp_leaf {
+	uint64_t slots_generation;       /* of the memslot set it was found in */
+	void *host_page;                 /* NULL: an MMIO SPTE */
+	unsigned int access;             /* ACC_* */
+	bool host_writable;
+};
+
+/*
+ * Maps @gfn of address space @as_id to @leaf at 4K, allocating tables from
+ * @cache (topped up by the caller with at least root_level - 1 tables).
+ * Takes the MMU lock.
+ */
+enum tdp_map_result tdp_mmu_map(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
+				unsigned int as_id, gfn_t gfn, const struct tdp_leaf *leaf);
+
+/* Each takes the MMU lock and the RCU read lock.  [start, end) in GFNs;
+ * as_id MEM_NR_AS means every address space.  They return how many SPTEs
+ * they changed; a change bumps zap_generation (the caller flushes TLBs). */
+uint64_t tdp_mmu_zap_range(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end);
+uint64_t tdp_mmu_zap_all(struct tdp_mmu *mmu);
+uint64_t tdp_mmu_write_protect(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end);
+/* Clears accessed state (or marks SPTEs access-tracked without A/D);
+ * returns how many leaves were young. */
+uint64_t tdp_mmu_age(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end);
+
+/*
+ * The leaf SPTE mapping @gfn, for the vCPU's hardware walk: lockless, under
+ * RCU.  Returns the SPTE (0 if none) and its level; *sptep points to it.
+ */
+uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, unsigned int as_id, gfn_t gfn,
+			uint64_t **sptep, unsigned int *level);
+
+/*
+ * The memslots of @as_id changed to generation @generation; [start, end)
+ * lost its memory (end == start: nothing did).  Zaps that range under the
+ * same hold of the MMU lock that records the generation.
+ */
+uint64_t tdp_mmu_memslots_changed(struct tdp_mmu *mmu, unsigned int as_id,
+				  uint64_t generation, gfn_t start, gfn_t end);
+
+/* Page-table pages currently in trees and caches. */
+uint64_t tdp_mmu_table_pages(struct tdp_mmu *mmu);
+
+#define TDP_STAT_ADD(mmu, name, n) __atomic_add_fetch(&(mmu)->stats.name, (n), __ATOMIC_RELAXED)
+
+#endif

@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest memory through the TDP tables: the "hardware" half of the
+ * two-dimensional walk.  The guest walker reads every guest page-table entry,
+ * makes every A/D update and the final access through map() below, which
+ * translates the GPA through the vCPU's TDP tree as the CPU's EPT/NPT walk
+ * would.  A missing or insufficient SPTE is a TDP fault (an EPT violation or
+ * NPT fault exit): the MMU handles it (fast path, or map on fault under the
+ * MMU lock) and the translation is tried again.
+ *
+ * The window map() opens is the one 4K guest page just translated; it stays
+ * valid while neither the MMU (zap_generation) nor the memslots (generation)
+ * change, which vcpu_tdp_mem_revalidate() checks on every access.
+ */
+#include <sched.h>
+
+#include "tdp/tdp_mmu.h"
+#include "vcpu.h"
+
+/* A fault that keeps losing races to other vCPUs gives up after this many
+ * tries; the access then reports MMIO, and the log says so. */
+#define TDP_FAULT_TRIES 64
+
+void vcpu_tdp_mem_revalidate(struct vmmu_vcpu *v)
+{
+	struct vcpu_tdp_mem *tm = &v->tdp_mem;
+	uint64_t gen = __atomic_load_n(&v->vm->tdp->zap_generation, __ATOMIC_ACQUIRE);
+	const struct memslot_set *set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
+
+	if (gen != tm->zap_generation || set->generation != tm->slots_generation) {
+		tm->ops.window_size = 0;
+		tm->zap_generation = gen;
+		tm->slots_generation = set->generation;
+	}
+}
+
+/* Handles a TDP fault on @gfn: false when the access ends as an MMIO exit. */
+static bool tdp_fault(struct vmmu_vcpu *v, const struct memslot_set *set, gfn_t gfn, bool write)
+{
+	struct tdp_mmu *mmu = v->vm->tdp;
+	const struct memslot *slot = memslot_find(set, gfn);
+	struct tdp_leaf leaf = { .access = ACC_ALL, .slots_generation = set->generation };
+	enum tdp_map_result ret;
+
+	STAT_INC(v, pf_taken);
+	if (slot && write && (slot->flags & VMMU_MEMSLOT_READONLY))
+		return false;             /* a write to ROM: the VMM emulates it */
+	if (slot) {
+		leaf.host_page = memslot_hva(slot, gfn_to_gpa(gfn));
+		leaf.host_writable = !(slot->flags & VMMU_MEMSLOT_READONLY);
+	}
+	if (tdp_cache_topup(&mmu->pool, &v->tdp_mem.cache, mmu->root_level - 1)) {
+		vm_log(v->vm, VMMU_LOG_ERROR, "vCPU %u: no memory for TDP page tables", v->id);
+		return false;
+	}
+	ret = tdp_mmu_map(mmu, &v->tdp_mem.cache, vcpu_as_id(v), gfn, &leaf);
+	switch (ret) {
+	case TDP_MAP_FIXED:
+		if (slot)
+			STAT_INC(v, pf_fixed);
+		else
+			STAT_INC(v, pf_mmio_spte_created);
+		break;
+	case TDP_MAP_SPURIOUS:
+		STAT_INC(v, pf_spurious);
+		break;
+	case TDP_MAP_RETRY:
+		/* Another thread changed the tree or the memslots: let it
+		 * finish before walking again. */
+		sched_yield();
+		break;
+	case TDP_MAP_NOMEM:
+		vm_log(v->vm, VMMU_LOG_ERROR, "vCPU %u: TDP page-table cache ran dry", v->id);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * pt_mem.map() in TDP mode: the host address of @gpa as the hardware's TDP
+ * walk finds it, faulting it in first when needed.  NULL: no RAM (an MMIO
+ * SPTE), or a write the host does not allow (read-only memslot).
+ */
+static void *tdp_mem_map(struct pt_mem *mem, gpa_t gpa, bool write)
+{
+	struct vcpu_tdp_mem *tm = (struct vcpu_tdp_mem *)mem;
+	struct vmmu_vcpu *v = tm->vcpu;
+	struct tdp_mmu *mmu = v->vm->tdp;
+	const struct spte_config *cfg = &mmu->spte;
+	unsigned int acc = write ? ACC_WRITE : 0, as = vcpu_as_id(v);
+	gfn_t gfn = gpa_to_gfn(gpa);
+
+	for (unsigned int tries = 0; tries < TDP_FAULT_TRIES; tries++) {
+		const struct memslot_set *set = guest_mem_slots(&v->vm->mem, as);
+		uint64_t *sptep, spte, fixed;
+		unsigned int level;
+		uint8_t *host;
+
+		spte = tdp_mmu_lookup(mmu, as, gfn, &sptep, &level);
+		switch (spte_classify(cfg, spte, acc)) {
+		case SPTE_OK:
+			/* What the CPU's walk writes back: A, and D for a write. */
+			fixed = spte_set_hw_ad(cfg, spte, level, write);
+			if (fixed != spte)
+				__atomic_compare_exchange_n(sptep, &spte, fixed, false,
+							    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+			host = (uint8_t *)spte_host_addr(spte) +
+			       (gpa & (spte_level_size(level) - 1));
+			mem->window_gpa = gpa & PAGE_MASK;
+			mem->window_hva = host - (gpa & ~PAGE_MASK);
+			mem->window_size = PAGE_SIZE;
+			/* Writes through the window skip this walk: only once D
+			 * is set (the dirty state the MMU will look for). */
+			mem->window_writable = spte_permits(cfg, fixed, ACC_WRITE) &&
+					       spte_is_dirty(cfg, fixed);
+			return host;
+		case SPTE_FAULT_MISCONFIG:
+			if (spte_is_mmio(cfg, spte) &&
+			    spte_mmio_generation_matches(cfg, spte, set->generation)) {
+				STAT_INC(v, mmio_exits);
+				return NULL;
+			}
+			break;            /* stale: a memslot came or went */
+		case SPTE_FAULT_ACCESS_TRACKED:
+		case SPTE_FAULT_WRITE_PROTECTED:
+			/* KVM's fast page fault: fixed in place, no MMU lock. */
+			fixed = spte_fast_fix(cfg, spte, acc);
+			if (spte_permits(cfg, fixed, acc)) {
+				if (__atomic_compare_exchange_n(sptep, &spte, fixed, false,
+								__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+					STAT_INC(v, pf_fast);
+				continue;
+			}
+			break;
+		default:
+			break;
+		}
+		if (!tdp_fault(v, set, gfn, write))
+			return NULL;
+	}
+	vm_log(v->vm, VMMU_LOG_WARN, "vCPU %u: TDP fault on GPA %#llx keeps losing races",
+	       v->id, (unsigned long long)gpa);
+	return NULL;
+}
+
+void vcpu_tdp_mem_init(struct vmmu_vcpu *v)
+{
+	v->tdp_mem = (struct vcpu_tdp_mem){
+		.ops = { .map = tdp_mem_map },
+		.vcpu = v,
+		.zap_generation = UINT64_MAX,
+		.slots_generation = UINT64_MAX,
+	};
+}
+
+void vcpu_tdp_mem_destroy(struct vmmu_vcpu *v)
+{
+	tdp_cache_drain(&v->vm->tdp->pool, &v->tdp_mem.cache);
+}

@@ -124,6 +124,13 @@ VMMU_API int vmmu_memslot_add(struct vmmu_vm *vm, const struct vmmu_memslot *slo
  * touches the slot's host memory any more.
  */
 VMMU_API int vmmu_memslot_delete(struct vmmu_vm *vm, uint32_t as_id, uint32_t id);
+/*
+ * Moves live slot (as_id, id) to slot->gpa and/or changes its flags (KVM's
+ * KVM_MR_MOVE and KVM_MR_FLAGS_ONLY); size and host memory must stay as
+ * they are (-EINVAL).  -ENOENT if absent, -EEXIST on overlap.  Synchronous
+ * as a deletion: when it returns, nothing maps the old range any more.
+ */
+VMMU_API int vmmu_memslot_update(struct vmmu_vm *vm, const struct vmmu_memslot *slot);
 
 /* ---- vCPU ----------------------------------------------------------------- */
 

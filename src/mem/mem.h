@@ -55,6 +55,9 @@ int guest_mem_init(struct guest_mem *gm, unsigned int maxphyaddr);
 void guest_mem_destroy(struct guest_mem *gm);
 int guest_mem_add(struct guest_mem *gm, const struct vmmu_memslot *slot);
 int guest_mem_delete(struct guest_mem *gm, uint32_t as_id, uint32_t id);
+/* Moves slot (as_id, id) to slot->gpa and/or gives it slot->flags; its size
+ * and host memory stay.  -ENOENT, -EEXIST (overlap), -EINVAL. */
+int guest_mem_update(struct guest_mem *gm, const struct vmmu_memslot *slot);
 
 /* Under the RCU read lock. */
 static inline const struct memslot_set *guest_mem_slots(struct guest_mem *gm, unsigned int as_id)

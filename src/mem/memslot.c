@@ -87,69 +87,91 @@ static int memslot_check(const struct guest_mem *gm, const struct vmmu_memslot *
 	return 0;
 }
 
-int guest_mem_add(struct guest_mem *gm, const struct vmmu_memslot *s)
+#define NO_SLOT UINT64_MAX
+
+/*
+ * The one way a set changes: the slot @remove_id (NO_SLOT: none) goes, and
+ * @add (NULL: none) comes, checked against the slots that stay.  With both,
+ * @add must keep the removed slot's size and host memory (a move or a flags
+ * change).  The removed slot's range is what lost its memory.
+ */
+static int guest_mem_change(struct guest_mem *gm, unsigned int as_id, uint64_t remove_id,
+			    const struct memslot *add)
 {
 	const struct memslot_set *cur;
+	const struct memslot *gone = NULL;
 	struct memslot_set *set;
-	gfn_t base = gpa_to_gfn(s->gpa);
-	uint64_t npages = s->size >> PAGE_SHIFT;
-	unsigned int i, pos = 0;
-	int ret = memslot_check(gm, s);
+	unsigned int i, n = 0;
+	int ret = 0;
 
-	if (ret)
-		return ret;
 	pthread_mutex_lock(&gm->lock);
-	cur = gm->as[s->as_id];
+	cur = gm->as[as_id];
 	for (i = 0; i < cur->nr; i++) {
 		const struct memslot *o = &cur->slots[i];
 
-		if (o->id == s->id || (base < o->base_gfn + o->npages && o->base_gfn < base + npages)) {
-			pthread_mutex_unlock(&gm->lock);
-			return -EEXIST;
+		if (o->id == remove_id) {
+			gone = o;
+			continue;
 		}
-		if (o->base_gfn < base)
-			pos = i + 1;
+		if (add && (o->id == add->id || (add->base_gfn < o->base_gfn + o->npages &&
+						 o->base_gfn < add->base_gfn + add->npages)))
+			ret = -EEXIST;
 	}
-	set = memslot_set_alloc(cur->nr + 1, ++gm->generation);
-	if (!set) {
+	if (remove_id != NO_SLOT && !gone)
+		ret = -ENOENT;
+	else if (gone && add && (add->npages != gone->npages || add->hva != gone->hva))
+		ret = -EINVAL;
+	set = ret ? NULL : memslot_set_alloc(cur->nr - !!gone + !!add, ++gm->generation);
+	if (!ret && !set)
+		ret = -ENOMEM;
+	if (ret) {
 		pthread_mutex_unlock(&gm->lock);
-		return -ENOMEM;
+		return ret;
 	}
-	memcpy(set->slots, cur->slots, pos * sizeof(cur->slots[0]));
-	set->slots[pos] = (struct memslot){
-		.base_gfn = base, .npages = npages, .hva = s->hva, .id = s->id, .flags = s->flags,
-	};
-	memcpy(set->slots + pos + 1, cur->slots + pos, (cur->nr - pos) * sizeof(cur->slots[0]));
-	guest_mem_publish(gm, s->as_id, set, 0, 0);
+	/* Copy in order, the added slot in its place. */
+	for (i = 0; i < cur->nr; i++) {
+		if (add && add->base_gfn < cur->slots[i].base_gfn) {
+			set->slots[n++] = *add;
+			add = NULL;
+		}
+		if (&cur->slots[i] != gone)
+			set->slots[n++] = cur->slots[i];
+	}
+	if (add)
+		set->slots[n++] = *add;
+	guest_mem_publish(gm, as_id, set, gone ? gone->base_gfn : 0,
+			  gone ? gone->base_gfn + gone->npages : 0);
 	pthread_mutex_unlock(&gm->lock);
 	return 0;
 }
 
+static struct memslot memslot_from(const struct vmmu_memslot *s)
+{
+	return (struct memslot){
+		.base_gfn = gpa_to_gfn(s->gpa), .npages = s->size >> PAGE_SHIFT,
+		.hva = s->hva, .id = s->id, .flags = s->flags,
+	};
+}
+
+int guest_mem_add(struct guest_mem *gm, const struct vmmu_memslot *s)
+{
+	struct memslot slot = memslot_from(s);
+	int ret = memslot_check(gm, s);
+
+	return ret ? ret : guest_mem_change(gm, s->as_id, NO_SLOT, &slot);
+}
+
+int guest_mem_update(struct guest_mem *gm, const struct vmmu_memslot *s)
+{
+	struct memslot slot = memslot_from(s);
+	int ret = memslot_check(gm, s);
+
+	return ret ? ret : guest_mem_change(gm, s->as_id, s->id, &slot);
+}
+
 int guest_mem_delete(struct guest_mem *gm, uint32_t as_id, uint32_t id)
 {
-	const struct memslot_set *cur;
-	struct memslot_set *set;
-	unsigned int i;
-
 	if (as_id >= MEM_NR_AS)
 		return -EINVAL;
-	pthread_mutex_lock(&gm->lock);
-	cur = gm->as[as_id];
-	for (i = 0; i < cur->nr && cur->slots[i].id != id; i++)
-		;
-	if (i == cur->nr) {
-		pthread_mutex_unlock(&gm->lock);
-		return -ENOENT;
-	}
-	set = memslot_set_alloc(cur->nr - 1, ++gm->generation);
-	if (!set) {
-		pthread_mutex_unlock(&gm->lock);
-		return -ENOMEM;
-	}
-	memcpy(set->slots, cur->slots, i * sizeof(cur->slots[0]));
-	memcpy(set->slots + i, cur->slots + i + 1, (cur->nr - i - 1) * sizeof(cur->slots[0]));
-	guest_mem_publish(gm, as_id, set, cur->slots[i].base_gfn,
-			  cur->slots[i].base_gfn + cur->slots[i].npages);
-	pthread_mutex_unlock(&gm->lock);
-	return 0;
+	return guest_mem_change(gm, as_id, id, NULL);
 }

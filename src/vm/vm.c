@@ -248,6 +248,30 @@ int vmmu_memslot_delete(struct vmmu_vm *vm, uint32_t as_id, uint32_t id)
 	return ret;
 }
 
+int vmmu_memslot_update(struct vmmu_vm *vm, const struct vmmu_memslot *slot)
+{
+	uint64_t size = 0;
+	gpa_t gpa = 0;
+	int ret;
+
+	if (!vm || !slot || slot->as_id >= MEM_NR_AS)
+		return -EINVAL;
+	if (vm_rcu_read_ongoing())
+		return -EDEADLK;
+	pthread_mutex_lock(&vm->memslot_lock);
+	if (!memslot_range(vm, slot->as_id, slot->id, &gpa, &size)) {
+		pthread_mutex_unlock(&vm->memslot_lock);
+		return -ENOENT;
+	}
+	/* The old range loses its mapping, as for a deletion: its SPTEs
+	 * went with the memslot change, its TLB entries go now. */
+	ret = guest_mem_update(&vm->mem, slot);
+	if (!ret)
+		vm_tlb_invalidate_gpa_range(vm, gpa, size);
+	pthread_mutex_unlock(&vm->memslot_lock);
+	return ret;
+}
+
 /* ---- cross-vCPU TLB requests (KVM's request-and-kick) -------------------- */
 
 /* Polls before blocking: a vCPU in guest mode usually acknowledges within

@@ -4,6 +4,7 @@
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
+TSAN_BUILD  ?= build-tsan
 JOBS        ?= $(shell nproc)
 FUZZ_SECONDS ?= 10
 PREFIX      ?= /usr/local
@@ -11,7 +12,7 @@ FUZZ_TARGETS = fuzz_trace fuzz_walk fuzz_elf
 
 CMAKE_FLAGS = -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMMU_WERROR=ON
 
-.PHONY: all deps build run test unit-test asan-test fuzz fuzz-build install clean
+.PHONY: all deps build run test unit-test asan-test tsan-test fuzz fuzz-build install clean
 
 all: build
 
@@ -39,6 +40,17 @@ asan-test: deps
 	@ninja -C $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
+# ThreadSanitizer over the tests whose threads share the VM: memslot
+# changes under running vCPUs, cross-vCPU TLB requests, concurrent TDP faults.
+TSAN_TESTS = unit/test_memslot|unit/test_tlb|unit/test_tdp|unit/test_tdp_stress
+
+tsan-test: deps
+	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMMU_WERROR=ON \
+		-DVMMU_SANITIZE=thread >/dev/null
+	@ninja -C $(TSAN_BUILD) -j $(JOBS) test_memslot test_tlb test_tdp test_tdp_stress
+	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 VMMU_TEST_THREADED_ONLY=1 ctest --output-on-failure -j $(JOBS) \
+		-R '^($(TSAN_TESTS))$$'
+
 fuzz-build: deps
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DVMMU_WERROR=ON -DVMMU_FUZZ=ON -DVMMU_SANITIZE=address,undefined >/dev/null
@@ -57,11 +69,11 @@ fuzz: fuzz-build
 		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done)' $(FUZZ_BUILD)/$$t.log; \
 	done
 
-test: unit-test asan-test fuzz
+test: unit-test asan-test tsan-test fuzz
 	@echo "make test: unit, trace, sanitizer and fuzz runs passed"
 
 install: build
 	@cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

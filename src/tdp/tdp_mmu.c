@@ -204,30 +204,71 @@ static void zap_generation_bump(struct tdp_mmu *mmu)
 	__atomic_add_fetch(&mmu->zap_generation, 1, __ATOMIC_RELEASE);
 }
 
-/* Zaps every leaf in [start, end); MMU lock held. */
-static uint64_t zap_leaves(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end)
+/*
+ * Replaces every SPTE of [start, end) in the trees of @as_id that @match
+ * accepts with what @change makes of it, one compare-and-swap each (a lost
+ * race re-reads and asks @match again).  MMU lock held; returns how many
+ * changed.  Every operation below is one of these.
+ */
+static uint64_t change_sptes(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end,
+			     bool (*match)(const struct spte_config *cfg, uint64_t spte,
+					   unsigned int level),
+			     uint64_t (*change)(const struct spte_config *cfg, uint64_t spte))
 {
 	struct tdp_page *root;
 	struct tdp_iter iter;
 	unsigned int steps = 0;
-	uint64_t zapped = 0;
+	uint64_t changed = 0;
 
 	for_each_root_of(mmu, as_id, root) {
 		for_each_tdp_pte(iter, root->spt, mmu->root_level, start, end) {
 			if (tdp_mmu_iter_cond_yield(mmu, &iter, &steps))
 				continue;
 retry:
-			if (!tdp_spte_is_leaf_present(iter.old_spte, iter.level) &&
-			    !tdp_spte_is_mmio(&mmu->spte, iter.old_spte))
+			if (!match(&mmu->spte, iter.old_spte, iter.level))
 				continue;
-			if (!tdp_set_spte_atomic(mmu, &iter, 0))
+			if (!tdp_set_spte_atomic(mmu, &iter, change(&mmu->spte, iter.old_spte)))
 				goto retry;
-			zapped++;
+			changed++;
 		}
 	}
-	if (zapped)
+	if (changed)
 		zap_generation_bump(mmu);
-	return zapped;
+	return changed;
+}
+
+static bool match_leaf_or_mmio(const struct spte_config *cfg, uint64_t spte, unsigned int level)
+{
+	return tdp_spte_is_leaf_present(spte, level) || tdp_spte_is_mmio(cfg, spte);
+}
+
+static bool match_mmio(const struct spte_config *cfg, uint64_t spte, unsigned int level)
+{
+	(void)level;
+	return tdp_spte_is_mmio(cfg, spte);
+}
+
+static bool match_writable_leaf(const struct spte_config *cfg, uint64_t spte, unsigned int level)
+{
+	return tdp_spte_is_leaf_present(spte, level) && tdp_spte_is_writable(cfg, spte);
+}
+
+static bool match_young_leaf(const struct spte_config *cfg, uint64_t spte, unsigned int level)
+{
+	return tdp_spte_is_leaf_present(spte, level) && tdp_spte_is_young(cfg, spte);
+}
+
+static uint64_t spte_zapped_value(const struct spte_config *cfg, uint64_t spte)
+{
+	(void)cfg;
+	(void)spte;
+	return SPTE_NONPRESENT;
+}
+
+/* Zaps every leaf in [start, end); MMU lock held. */
+static uint64_t zap_leaves(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end)
+{
+	return change_sptes(mmu, as_id, start, end, match_leaf_or_mmio, spte_zapped_value);
 }
 
 /* Zaps every leaf in [start, end) (tables stay; zap_all frees them). */
@@ -245,24 +286,7 @@ uint64_t tdp_mmu_zap_range(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start,
 /* Zaps every MMIO SPTE of every tree; MMU lock held. */
 static uint64_t zap_mmio_sptes(struct tdp_mmu *mmu)
 {
-	struct tdp_page *root;
-	struct tdp_iter iter;
-	unsigned int steps = 0;
-	uint64_t zapped = 0;
-
-	for_each_root_of(mmu, MEM_NR_AS, root) {
-		for_each_tdp_pte(iter, root->spt, mmu->root_level, 0, ~0ull) {
-			if (tdp_mmu_iter_cond_yield(mmu, &iter, &steps))
-				continue;
-retry:
-			if (!tdp_spte_is_mmio(&mmu->spte, iter.old_spte))
-				continue;
-			if (!tdp_set_spte_atomic(mmu, &iter, 0))
-				goto retry;
-			zapped++;
-		}
-	}
-	return zapped;
+	return change_sptes(mmu, MEM_NR_AS, 0, ~0ull, match_mmio, spte_zapped_value);
 }
 
 uint64_t tdp_mmu_memslots_changed(struct tdp_mmu *mmu, unsigned int as_id,
@@ -312,61 +336,25 @@ uint64_t tdp_mmu_zap_all(struct tdp_mmu *mmu)
 
 uint64_t tdp_mmu_write_protect(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end)
 {
-	struct tdp_page *root;
-	struct tdp_iter iter;
-	unsigned int steps = 0;
-	uint64_t changed = 0;
+	uint64_t changed;
 
 	tdp_mmu_lock(mmu);
-	for_each_root_of(mmu, as_id, root) {
-		for_each_tdp_pte(iter, root->spt, mmu->root_level, start, end) {
-			if (tdp_mmu_iter_cond_yield(mmu, &iter, &steps))
-				continue;
-retry:
-			if (!tdp_spte_is_leaf_present(iter.old_spte, iter.level) ||
-			    !tdp_spte_is_writable(&mmu->spte, iter.old_spte))
-				continue;
-			if (!tdp_set_spte_atomic(mmu, &iter,
-						 tdp_spte_write_protect(&mmu->spte, iter.old_spte)))
-				goto retry;
-			changed++;
-		}
-	}
-	if (changed) {
-		zap_generation_bump(mmu);
-		TDP_STAT_ADD(mmu, sptes_write_protected, changed);
-	}
+	changed = change_sptes(mmu, as_id, start, end, match_writable_leaf, tdp_spte_write_protect);
 	tdp_mmu_unlock(mmu);
+	TDP_STAT_ADD(mmu, sptes_write_protected, changed);
 	return changed;
 }
 
+/* Without A/D bits aging revokes access, so it bumps zap_generation too:
+ * the TLBs must drop what it aged. */
 uint64_t tdp_mmu_age(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end)
 {
-	struct tdp_page *root;
-	struct tdp_iter iter;
-	unsigned int steps = 0;
-	uint64_t young = 0;
+	uint64_t young;
 
 	tdp_mmu_lock(mmu);
-	for_each_root_of(mmu, as_id, root) {
-		for_each_tdp_pte(iter, root->spt, mmu->root_level, start, end) {
-			if (tdp_mmu_iter_cond_yield(mmu, &iter, &steps))
-				continue;
-retry:
-			if (!tdp_spte_is_leaf_present(iter.old_spte, iter.level) ||
-			    !tdp_spte_is_young(&mmu->spte, iter.old_spte))
-				continue;
-			if (!tdp_set_spte_atomic(mmu, &iter, tdp_spte_make_old(&mmu->spte, iter.old_spte)))
-				goto retry;
-			young++;
-		}
-	}
-	if (young) {
-		/* Without A/D bits, aging revokes access: the TLBs must drop it. */
-		zap_generation_bump(mmu);
-		TDP_STAT_ADD(mmu, sptes_aged, young);
-	}
+	young = change_sptes(mmu, as_id, start, end, match_young_leaf, tdp_spte_make_old);
 	tdp_mmu_unlock(mmu);
+	TDP_STAT_ADD(mmu, sptes_aged, young);
 	return young;
 }
 

@@ -77,7 +77,32 @@ struct vmmu_vm_config {
 	void *log_opaque;
 	uint32_t tdp_format;      /* enum vmmu_tdp_format, with VMMU_MMU_TDP */
 	uint32_t tdp_ad_disabled; /* 1: EPT without accessed/dirty bits */
+	uint32_t policy;          /* enum vmmu_policy: the kernel whose MMU to behave as */
+	uint32_t knobs_set;       /* VMMU_KNOB_* bits that override the policy ... */
+	uint32_t knobs;           /* ... with these values */
 };
+
+/*
+ * The 2023 history as knobs (docs/HISTORY.md): each KVM behaviour behind the
+ * CR0.WP/SMM slowdown is one bit; a policy sets them as a kernel shipped
+ * them, and knobs_set/knobs override single ones.
+ */
+enum vmmu_policy {
+	VMMU_POLICY_6_4 = 0,      /* after the fixes (the default) */
+	VMMU_POLICY_5_10 = 1,     /* before: Linux 5.10 */
+	VMMU_POLICY_6_1 = 2,      /* Linux 6.1 */
+};
+#define VMMU_KNOB_WP_IN_TDP_ROLE        (1u << 0)  /* CR0.WP, EFER.NX in the TDP root role */
+#define VMMU_KNOB_CR0_WP_EXITS          (1u << 1)  /* a WP-only CR0 write exits (EPT) */
+#define VMMU_KNOB_WP_CHANGE_KEEPS_ROOTS (1u << 2)  /* ... and keeps the roots */
+#define VMMU_KNOB_TDP_MMU_HOLDS_ROOT_REF (1u << 3) /* roots live until invalidated */
+#define VMMU_KNOB_SYNC_ROOT_TEARDOWN    (1u << 4)  /* dead roots torn down at once */
+#define VMMU_KNOB_ALL                   0x1fu
+
+/* The knobs @policy sets (VMMU_KNOB_* bits); 0 for an unknown policy. */
+VMMU_API uint32_t vmmu_policy_knobs(uint32_t policy);
+/* The name of knob bit @index (0..4), as --knob takes it; NULL past the last. */
+VMMU_API const char *vmmu_knob_name(unsigned int index);
 
 VMMU_API int vmmu_vm_create(const struct vmmu_vm_config *cfg, struct vmmu_vm **out);
 /* Destroys the VM; every vCPU must have been destroyed before. */
@@ -304,6 +329,15 @@ struct vmmu_stats {
 	uint64_t pt_pages_freed;  /* page-table pages taken out of trees */
 	uint64_t sptes_write_protected;
 	uint64_t sptes_aged;
+	/* Roots and exits (the 2023 story's costs): */
+	uint64_t exits_cr_access; /* intercepted CR0/CR4 writes */
+	uint64_t exits_msr_write; /* EFER writes */
+	uint64_t exits_smi;       /* SMM entries */
+	uint64_t exits_rsm;       /* SMM exits */
+	uint64_t context_resets;  /* MMU context resets (KVM's kvm_mmu_reset_context) */
+	uint64_t root_loads;      /* roots a vCPU loaded (each flushes its TLB context) */
+	uint64_t roots_allocated; /* roots built (VM-wide) */
+	uint64_t roots_freed;     /* roots torn down (VM-wide) */
 };
 
 /* Name of the counter at @index of struct vmmu_stats (0: accesses), as

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Replays one trace under each MMU mode given and compares with its .expected.
 # Usage: run-trace.sh VMMU TRACE MODE...
-# MODE: direct, tdp-ept, tdp-ept-noad (EPT without A/D bits), tdp-npt.
+# MODE: direct, tdp-ept, tdp-ept-noad (EPT without A/D bits), tdp-npt, and
+# tdp-ept-5.10, tdp-ept-6.1, tdp-npt-5.10 (the older kernels' policies).
 # .expected: `#` comments and trailing blanks stripped, blank lines ignored.
 # A line `error N` instead means: exit status 2, and stderr starts with
 # "TRACE:N:".
@@ -20,6 +21,9 @@ for mode in "$@"; do
 	tdp-ept) flags="--mmu=tdp --tdp=ept" ;;
 	tdp-ept-noad) flags="--mmu=tdp --tdp=ept --tdp-ad=off" ;;
 	tdp-npt) flags="--mmu=tdp --tdp=npt" ;;
+	tdp-ept-5.10) flags="--mmu=tdp --tdp=ept --policy=5.10" ;;
+	tdp-ept-6.1) flags="--mmu=tdp --tdp=ept --policy=6.1" ;;
+	tdp-npt-5.10) flags="--mmu=tdp --tdp=npt --policy=5.10" ;;
 	*) echo "unknown mode $mode"; exit 1 ;;
 	esac
 	# shellcheck disable=SC2086

@@ -4,6 +4,9 @@
 #ifndef VMMU_TOOLS_COMMANDS_H
 #define VMMU_TOOLS_COMMANDS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 int cmd_replay(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_maps(int argc, char **argv);
@@ -11,5 +14,10 @@ int cmd_maps(int argc, char **argv);
 /* Reads a whole file ("-" is stdin); returns a malloc'ed buffer or NULL
  * with a message on stderr. */
 char *read_file(const char *path, size_t *len);
+
+/* --policy and --knob, shared by the commands that take them; 0 or -1
+ * with a message on stderr. */
+int parse_policy(const char *arg, unsigned int *policy);
+int parse_knob(const char *arg, uint32_t *set, uint32_t *values);
 
 #endif

@@ -52,6 +52,42 @@ char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* --policy: a kernel's MMU behaviour; before = 5.10, after = 6.4. */
+int parse_policy(const char *arg, unsigned int *policy)
+{
+	static const struct { const char *name; unsigned int policy; } policies[] = {
+		{ "5.10", VMMU_POLICY_5_10 }, { "before", VMMU_POLICY_5_10 },
+		{ "6.1", VMMU_POLICY_6_1 }, { "6.4", VMMU_POLICY_6_4 }, { "after", VMMU_POLICY_6_4 },
+	};
+
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+		if (!strcmp(arg, policies[i].name)) {
+			*policy = policies[i].policy;
+			return 0;
+		}
+	fprintf(stderr, "vmmu: unknown policy '%s' (5.10, 6.1, 6.4, before, after)\n", arg);
+	return -1;
+}
+
+/* --knob NAME=0|1, by the library's knob names. */
+int parse_knob(const char *arg, uint32_t *set, uint32_t *values)
+{
+	const char *eq = strchr(arg, '='), *name;
+
+	for (unsigned int i = 0; eq && (name = vmmu_knob_name(i)); i++)
+		if (strlen(name) == (size_t)(eq - arg) && !strncmp(arg, name, eq - arg) &&
+		    (!strcmp(eq + 1, "0") || !strcmp(eq + 1, "1"))) {
+			*set |= 1u << i;
+			*values = (*values & ~(1u << i)) | ((uint32_t)(eq[1] == '1') << i);
+			return 0;
+		}
+	fprintf(stderr, "vmmu: --knob takes NAME=0|1 with NAME one of:");
+	for (unsigned int i = 0; (name = vmmu_knob_name(i)); i++)
+		fprintf(stderr, " %s", name);
+	fprintf(stderr, "; not '%s'\n", arg);
+	return -1;
+}
+
 /* Every counter, by the library's names, on standard error. */
 static void print_stats(const struct vmmu_stats *st, bool json)
 {
@@ -77,12 +113,15 @@ int cmd_replay(int argc, char **argv)
 		{ "mmu", required_argument, NULL, 'm' },
 		{ "tdp", required_argument, NULL, 't' },
 		{ "tdp-ad", required_argument, NULL, 'a' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "knob", required_argument, NULL, 'k' },
 		{ "stats", optional_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static const char usage[] =
 		"usage: vmmu replay [--mmu=direct|tdp] [--tdp=ept|npt] [--tdp-ad=on|off]\n"
+		"                   [--policy=5.10|6.1|6.4|before|after] [--knob NAME=0|1 ...]\n"
 		"                   [--stats[=text|json]] TRACE\n";
 	struct replay_options ro = { 0 };
 	enum { STATS_NONE, STATS_TEXT, STATS_JSON } stats = STATS_NONE;
@@ -122,6 +161,14 @@ int cmd_replay(int argc, char **argv)
 			}
 			ro.tdp_ad_disabled = !strcmp(optarg, "off");
 			tdp_given = true;
+			break;
+		case 'p':
+			if (parse_policy(optarg, &ro.policy))
+				return 2;
+			break;
+		case 'k':
+			if (parse_knob(optarg, &ro.knobs_set, &ro.knobs))
+				return 2;
 			break;
 		case 's':
 			if (!optarg || !strcmp(optarg, "text"))

@@ -62,6 +62,8 @@ struct replay_options {
 	unsigned int mmu;     /* enum vmmu_mmu_mode */
 	unsigned int tdp_format;  /* enum vmmu_tdp_format */
 	bool tdp_ad_disabled;
+	unsigned int policy;      /* enum vmmu_policy */
+	uint32_t knobs_set, knobs;  /* overrides, VMMU_KNOB_* */
 	struct vmmu_stats *stats_out; /* filled at the end of the run if set */
 };
 

@@ -160,6 +160,9 @@ int trace_replay(const struct trace *t, const struct replay_options *opt, FILE *
 		.maxphyaddr = t->maxphyaddr, .max_vcpus = TRACE_MAX_VCPUS,
 		.tdp_format = opt ? opt->tdp_format : 0,
 		.tdp_ad_disabled = opt ? opt->tdp_ad_disabled : 0,
+		.policy = opt ? opt->policy : 0,
+		.knobs_set = opt ? opt->knobs_set : 0,
+		.knobs = opt ? opt->knobs : 0,
 	};
 	struct replayer *r = calloc(1, sizeof(*r));
 	int ret = 0;

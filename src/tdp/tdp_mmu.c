@@ -15,7 +15,6 @@
 int tdp_mmu_init(struct tdp_mmu *mmu, enum spte_format format, bool ad_enabled,
 		 unsigned int maxphyaddr)
 {
-	struct tdp_page_cache cache = { 0 };
 	int ret;
 
 	memset(mmu, 0, sizeof(*mmu));
@@ -29,34 +28,26 @@ int tdp_mmu_init(struct tdp_mmu *mmu, enum spte_format format, bool ad_enabled,
 		tdp_pool_destroy(&mmu->pool);
 		return -ENOMEM;
 	}
-	ret = tdp_cache_topup(&mmu->pool, &cache, MEM_NR_AS);
-	if (ret) {
-		tdp_mmu_destroy(mmu);
-		return ret;
-	}
-	for (unsigned int as = 0; as < MEM_NR_AS; as++) {
-		struct tdp_page *root = tdp_cache_alloc(&cache);
-
-		root->root = true;
-		root->level = (uint8_t)mmu->root_level;
-		root->as_id = (uint8_t)as;
-		root->gfn = 0;
-		mmu->root[as] = root;
-	}
-	tdp_cache_drain(&mmu->pool, &cache);
 	return 0;
 }
 
+static void tear_down_root(struct tdp_mmu *mmu, struct tdp_page *root);
+
 void tdp_mmu_destroy(struct tdp_mmu *mmu)
 {
-	/* No vCPU is left: nothing walks the trees. */
-	tdp_mmu_zap_all(mmu);
+	/* No vCPU is left: nothing walks the trees or holds a root. */
+	while (mmu->roots) {
+		struct tdp_page *root = mmu->roots;
+
+		mmu->roots = root->root_next;
+		tear_down_root(mmu, root);
+	}
+	tdp_mmu_reap_dead_roots(mmu);
 	tdp_pool_reclaim(&mmu->pool);
 	pthread_rwlock_destroy(&mmu->lock);
 	tdp_pool_destroy(&mmu->pool);
 }
 
-/* Waiters announce themselves, so a long walk knows to yield. */
 static void tdp_mmu_lock(struct tdp_mmu *mmu)
 {
 	if (pthread_rwlock_trywrlock(&mmu->lock)) {
@@ -127,15 +118,15 @@ static bool tdp_set_spte_atomic(struct tdp_mmu *mmu, struct tdp_iter *iter, uint
 }
 
 enum tdp_map_result tdp_mmu_map(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
-				unsigned int as_id, gfn_t gfn, const struct tdp_leaf *leaf)
+				struct tdp_page *root, gfn_t gfn, const struct tdp_leaf *leaf)
 {
-	struct tdp_page *root = mmu->root[as_id];
+	unsigned int as_id = root->as_id;
 	enum tdp_map_result ret = TDP_MAP_RETRY;
 	struct tdp_iter iter;
 
 	tdp_mmu_lock(mmu);
-	if (leaf->slots_generation != mmu->slots_generation[as_id])
-		goto out;                  /* the memslots changed meanwhile */
+	if (leaf->slots_generation != mmu->slots_generation[as_id] || root->invalid)
+		goto out;                  /* the memslots or the roots changed meanwhile */
 	for_each_tdp_pte(iter, root->spt, mmu->root_level, gfn, gfn + 1) {
 		if (iter.old_spte == SPTE_FROZEN)
 			break;
@@ -193,11 +184,11 @@ static bool tdp_mmu_iter_cond_yield(struct tdp_mmu *mmu, struct tdp_iter *iter,
 	return true;
 }
 
-/* The roots an operation on @as_id covers. */
-#define for_each_root_of(mmu, as_id, root)                                          \
-	for (unsigned int _as = (as_id) == MEM_NR_AS ? 0 : (as_id);                  \
-	     _as < ((as_id) == MEM_NR_AS ? MEM_NR_AS : (as_id) + 1) &&               \
-	     ((root) = (mmu)->root[_as], 1); _as++)
+/* The roots an operation on @as_id (MEM_NR_AS: every one) covers: valid
+ * or not, a root's SPTEs map memory until it is torn down. */
+#define for_each_root_of(mmu, space, root)                                  \
+	for ((root) = (mmu)->roots; (root); (root) = (root)->root_next)      \
+		if ((space) == MEM_NR_AS || (root)->as_id == (space))
 
 static void zap_generation_bump(struct tdp_mmu *mmu)
 {
@@ -358,10 +349,10 @@ uint64_t tdp_mmu_age(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t
 	return young;
 }
 
-uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, unsigned int as_id, gfn_t gfn,
+uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, struct tdp_page *root, gfn_t gfn,
 			uint64_t **sptep, unsigned int *level)
 {
-	uint64_t *spt = mmu->root[as_id]->spt;
+	uint64_t *spt = root->spt;
 
 	for (unsigned int l = mmu->root_level;; l--) {
 		uint64_t *p = &spt[tdp_spte_index(gfn, l)];
@@ -382,5 +373,133 @@ uint64_t tdp_mmu_table_pages(struct tdp_mmu *mmu)
 	pthread_mutex_lock(&mmu->pool.lock);
 	n = mmu->pool.allocated;
 	pthread_mutex_unlock(&mmu->pool.lock);
+	return n;
+}
+
+/* ---- roots ------------------------------------------------------------ */
+
+/* Takes @root's whole tree down; the root is out of every list and nobody
+ * holds it.  Tables are freed after a grace period. */
+static void tear_down_root(struct tdp_mmu *mmu, struct tdp_page *root)
+{
+	handle_removed_table(mmu, root->spt, root->level);
+	TDP_STAT_ADD(mmu, roots_freed, 1);
+	zap_generation_bump(mmu);
+}
+
+struct tdp_page *tdp_mmu_get_root(struct tdp_mmu *mmu, uint32_t role, unsigned int as_id)
+{
+	struct tdp_page_cache cache = { 0 };
+	struct tdp_page *root;
+
+	tdp_mmu_lock(mmu);
+	for (root = mmu->roots; root; root = root->root_next)
+		if (root->role == role && root->as_id == as_id && !root->invalid) {
+			root->refcount++;
+			tdp_mmu_unlock(mmu);
+			return root;
+		}
+	tdp_mmu_unlock(mmu);
+
+	/* A new root: allocated outside the lock, then linked, unless another
+	 * thread linked one for the same role meanwhile. */
+	if (tdp_cache_topup(&mmu->pool, &cache, 1))
+		return NULL;
+	tdp_mmu_lock(mmu);
+	for (root = mmu->roots; root; root = root->root_next)
+		if (root->role == role && root->as_id == as_id && !root->invalid)
+			break;
+	if (root) {
+		root->refcount++;
+	} else {
+		root = tdp_cache_alloc(&cache);
+		root->root = true;
+		root->level = (uint8_t)mmu->root_level;
+		root->as_id = (uint8_t)as_id;
+		root->gfn = 0;
+		root->role = role;
+		root->invalid = false;
+		root->mmu_ref = mmu->hold_root_ref;
+		root->refcount = 1 + root->mmu_ref;
+		root->root_next = mmu->roots;
+		mmu->roots = root;
+		TDP_STAT_ADD(mmu, roots_allocated, 1);
+	}
+	tdp_mmu_unlock(mmu);
+	tdp_cache_drain(&mmu->pool, &cache);
+	return root;
+}
+
+/* Unlinks @root and takes it down or parks it; MMU lock held. */
+static void root_dead(struct tdp_mmu *mmu, struct tdp_page *root)
+{
+	struct tdp_page **p;
+
+	for (p = &mmu->roots; *p != root; p = &(*p)->root_next)
+		;
+	*p = root->root_next;
+	if (mmu->sync_root_teardown) {
+		tear_down_root(mmu, root);
+	} else {
+		root->root_next = mmu->dead_roots;
+		mmu->dead_roots = root;
+	}
+}
+
+void tdp_mmu_put_root(struct tdp_mmu *mmu, struct tdp_page *root)
+{
+	tdp_mmu_lock(mmu);
+	if (--root->refcount == 0)
+		root_dead(mmu, root);
+	tdp_mmu_unlock(mmu);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+}
+
+void tdp_mmu_invalidate_all_roots(struct tdp_mmu *mmu)
+{
+	struct tdp_page *root, *next;
+
+	tdp_mmu_lock(mmu);
+	for (root = mmu->roots; root; root = next) {
+		next = root->root_next;
+		if (root->invalid)
+			continue;
+		root->invalid = true;
+		if (root->mmu_ref) {
+			root->mmu_ref = false;
+			if (--root->refcount == 0)
+				root_dead(mmu, root);
+		}
+	}
+	zap_generation_bump(mmu);
+	tdp_mmu_unlock(mmu);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+}
+
+unsigned int tdp_mmu_reap_dead_roots(struct tdp_mmu *mmu)
+{
+	struct tdp_page *dead;
+	unsigned int n = 0;
+
+	/* Taking the list needs the write side for a moment; the teardown
+	 * itself (compare-and-swaps and frozen SPTEs) runs on the read side. */
+	tdp_mmu_lock(mmu);
+	dead = mmu->dead_roots;
+	mmu->dead_roots = NULL;
+	tdp_mmu_unlock(mmu);
+	if (!dead)
+		return 0;
+	pthread_rwlock_rdlock(&mmu->lock);
+	vm_rcu_read_lock();
+	while (dead) {
+		struct tdp_page *root = dead;
+
+		dead = root->root_next;
+		tear_down_root(mmu, root);
+		n++;
+	}
+	vm_rcu_read_unlock();
+	pthread_rwlock_unlock(&mmu->lock);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
 	return n;
 }

@@ -23,7 +23,7 @@
 #define TDP_STAT_FIELDS(X) \
 	X(pf_fixed) X(pf_spurious) X(pf_mmio_spte_created) X(pf_retry) \
 	X(pages_4k) X(spte_zapped) X(pt_pages_freed) X(remote_tlb_flush) \
-	X(sptes_write_protected) X(sptes_aged)
+	X(sptes_write_protected) X(sptes_aged) X(roots_allocated) X(roots_freed)
 
 struct tdp_stats {
 #define TDP_STAT_DECLARE(name) uint64_t name;
@@ -35,7 +35,15 @@ struct tdp_mmu {
 	pthread_rwlock_t lock;           /* the MMU lock */
 	struct spte_config spte;
 	struct tdp_page_pool pool;
-	struct tdp_page *root[MEM_NR_AS];/* one root per address space */
+	/* Roots by (role, address space), under the MMU lock.  A vCPU holds a
+	 * reference on the root it uses; with hold_root_ref the MMU holds one
+	 * of its own until the root is invalidated (edbdb43fc96b).  A root
+	 * nobody holds is torn down at once (sync_root_teardown) or parked on
+	 * dead_roots for tdp_mmu_reap_dead_roots(). */
+	struct tdp_page *roots;
+	struct tdp_page *dead_roots;
+	bool hold_root_ref;
+	bool sync_root_teardown;
 	unsigned int root_level;         /* 4; 5 when MAXPHYADDR > 48 */
 	/* Bumped (release) after every change that removes or reduces a
 	 * mapping, before the TLBs are told: cached translations compare it. */
@@ -70,12 +78,27 @@ struct tdp_leaf {
 };
 
 /*
- * Maps @gfn of address space @as_id to @leaf at 4K, allocating tables from
- * @cache (topped up by the caller with at least root_level - 1 tables).
- * Takes the MMU lock.
+ * A root for @role in address space @as_id, with a reference for the
+ * caller: a valid one from the list, or a new, empty one.  NULL when the
+ * host has no memory.  Takes the MMU lock.
+ */
+struct tdp_page *tdp_mmu_get_root(struct tdp_mmu *mmu, uint32_t role, unsigned int as_id);
+/* Drops the caller's reference; the last one takes the root down. */
+void tdp_mmu_put_root(struct tdp_mmu *mmu, struct tdp_page *root);
+/* Makes every root obsolete (KVM's fast zap of all roots): the MMU drops
+ * its own references, vCPUs drop theirs at their next access. */
+void tdp_mmu_invalidate_all_roots(struct tdp_mmu *mmu);
+/* Tears down the roots nobody holds any more, under the read side of the
+ * MMU lock; returns how many. */
+unsigned int tdp_mmu_reap_dead_roots(struct tdp_mmu *mmu);
+
+/*
+ * Maps @gfn to @leaf at 4K in @root, allocating tables from @cache (topped
+ * up by the caller with at least root_level - 1 tables).  Takes the MMU
+ * lock.
  */
 enum tdp_map_result tdp_mmu_map(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
-				unsigned int as_id, gfn_t gfn, const struct tdp_leaf *leaf);
+				struct tdp_page *root, gfn_t gfn, const struct tdp_leaf *leaf);
 
 /* Each takes the MMU lock and the RCU read lock.  [start, end) in GFNs;
  * as_id MEM_NR_AS means every address space.  They return how many SPTEs
@@ -91,7 +114,7 @@ uint64_t tdp_mmu_age(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t
  * The leaf SPTE mapping @gfn, for the vCPU's hardware walk: lockless, under
  * RCU.  Returns the SPTE (0 if none) and its level; *sptep points to it.
  */
-uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, unsigned int as_id, gfn_t gfn,
+uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, struct tdp_page *root, gfn_t gfn,
 			uint64_t **sptep, unsigned int *level);
 
 /*

@@ -32,6 +32,12 @@ struct tdp_page {
 	uint8_t as_id;
 	bool root;
 	struct tdp_page *next;    /* free list or deferred-free list */
+	/* Roots only, under the MMU lock: */
+	bool invalid;             /* obsolete: no vCPU may load it again */
+	bool mmu_ref;             /* one of refcount is the MMU's own */
+	uint32_t role;            /* the root role word it was made for */
+	int refcount;             /* vCPUs holding it, and the MMU's own */
+	struct tdp_page *root_next;  /* in tdp_mmu.roots or .dead_roots */
 };
 
 /* Pages a vCPU holds for its next fault. */

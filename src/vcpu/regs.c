@@ -227,16 +227,20 @@ static int set_reg(struct vmmu_vcpu *v, enum vmmu_reg reg, uint64_t value)
 
 int vmmu_vcpu_set_reg(struct vmmu_vcpu *v, enum vmmu_reg reg, uint64_t value)
 {
+	uint64_t old = 0;
 	bool entered;
 	int ret;
 
 	if (!v)
 		return -EINVAL;
+	vmmu_vcpu_get_reg(v, reg, &old);
 	entered = vcpu_enter_implicit(v);
 	ret = set_reg(v, reg, value);
 	vcpu_exit_implicit(v, entered);
-	if (!ret)
+	if (!ret) {
 		vcpu_update_walk_regs(v);
+		vcpu_mmu_register_written(v, reg, old);
+	}
 	if (reg <= VMMU_REG_EFER)
 		STAT_INC(v, cr_writes);
 	if (ret == VMMU_EXC_GP)

@@ -14,6 +14,7 @@
  */
 #include <sched.h>
 
+#include "role.h"
 #include "tdp/tdp_mmu.h"
 #include "vcpu.h"
 
@@ -21,12 +22,70 @@
  * tries; the access then reports MMIO, and the log says so. */
 #define TDP_FAULT_TRIES 64
 
+/*
+ * The root role of the vCPU's current state (KVM's
+ * kvm_calc_tdp_mmu_root_page_role): the TDP level, the address space, A/D,
+ * and, with the wp_in_tdp_role knob (before 2ba676774dfc), CR0.WP and
+ * EFER.NX.
+ */
+static union root_role vcpu_root_role(const struct vmmu_vcpu *v)
+{
+	const struct tdp_mmu *mmu = v->vm->tdp;
+	union root_role role = { .word = 0 };
+
+	role.level = mmu->root_level;
+	role.direct = 1;
+	role.access = ACC_ALL;
+	role.ad_disabled = !mmu->spte.ad_enabled;
+	role.smm = v->regs.smm;
+	if (v->vm->knobs & VMMU_KNOB_WP_IN_TDP_ROLE) {
+		role.cr0_wp = !!(v->regs.cr0 & X86_CR0_WP);
+		role.efer_nx = !!(v->regs.efer & X86_EFER_NXE);
+	}
+	return role;
+}
+
+/* Lets go of the vCPU's root (KVM's kvm_mmu_unload); the next access
+ * loads one again. */
+void vcpu_mmu_unload(struct vmmu_vcpu *v)
+{
+	struct vcpu_tdp_mem *tm = &v->tdp_mem;
+
+	if (!tm->root)
+		return;
+	tdp_mmu_put_root(v->vm->tdp, tm->root);
+	tm->root = NULL;
+	tm->ops.window_size = 0;
+}
+
+/* Finds or builds the root for the vCPU's role (KVM's kvm_mmu_load).  A
+ * root load flushes the vCPU's current TLB context, as KVM's does. */
+void vcpu_mmu_load(struct vmmu_vcpu *v)
+{
+	struct vcpu_tdp_mem *tm = &v->tdp_mem;
+
+	tm->root = tdp_mmu_get_root(v->vm->tdp, vcpu_root_role(v).word, vcpu_as_id(v));
+	if (!tm->root) {
+		vm_log(v->vm, VMMU_LOG_ERROR, "vCPU %u: no memory for a TDP root", v->id);
+		return;
+	}
+	STAT_INC(v, root_loads);
+	vcpu_flush_tlb(v, FLUSH_ALL, 0);
+}
+
 void vcpu_tdp_mem_revalidate(struct vmmu_vcpu *v)
 {
 	struct vcpu_tdp_mem *tm = &v->tdp_mem;
-	uint64_t gen = __atomic_load_n(&v->vm->tdp->zap_generation, __ATOMIC_ACQUIRE);
-	const struct memslot_set *set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
+	uint64_t gen;
+	const struct memslot_set *set;
 
+	/* An obsolete root is dropped at the vCPU's next access. */
+	if (tm->root && __atomic_load_n(&tm->root->invalid, __ATOMIC_ACQUIRE))
+		vcpu_mmu_unload(v);
+	if (!tm->root)
+		vcpu_mmu_load(v);
+	gen = __atomic_load_n(&v->vm->tdp->zap_generation, __ATOMIC_ACQUIRE);
+	set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
 	if (gen != tm->zap_generation || set->generation != tm->slots_generation) {
 		tm->ops.window_size = 0;
 		tm->zap_generation = gen;
@@ -53,7 +112,9 @@ static bool tdp_fault(struct vmmu_vcpu *v, const struct memslot_set *set, gfn_t 
 		vm_log(v->vm, VMMU_LOG_ERROR, "vCPU %u: no memory for TDP page tables", v->id);
 		return false;
 	}
-	ret = tdp_mmu_map(mmu, &v->tdp_mem.cache, vcpu_as_id(v), gfn, &leaf);
+	if (!v->tdp_mem.root)
+		return false;
+	ret = tdp_mmu_map(mmu, &v->tdp_mem.cache, v->tdp_mem.root, gfn, &leaf);
 	switch (ret) {
 	case TDP_MAP_FIXED:
 		if (slot)
@@ -96,7 +157,9 @@ static void *tdp_mem_map(struct pt_mem *mem, gpa_t gpa, bool write)
 		unsigned int level;
 		uint8_t *host;
 
-		spte = tdp_mmu_lookup(mmu, as, gfn, &sptep, &level);
+		if (!tm->root)
+			return NULL;      /* no memory for a root: logged */
+		spte = tdp_mmu_lookup(mmu, tm->root, gfn, &sptep, &level);
 		switch (spte_classify(cfg, spte, acc)) {
 		case SPTE_OK:
 			/* What the CPU's walk writes back: A, and D for a write. */
@@ -155,5 +218,6 @@ void vcpu_tdp_mem_init(struct vmmu_vcpu *v)
 
 void vcpu_tdp_mem_destroy(struct vmmu_vcpu *v)
 {
+	vcpu_mmu_unload(v);
 	tdp_cache_drain(&v->vm->tdp->pool, &v->tdp_mem.cache);
 }

@@ -126,6 +126,7 @@ int vmmu_vcpu_exit(struct vmmu_vcpu *v)
 		}
 	vcpu_leave_guest_mode(v);
 	vm_rcu_read_unlock();
+	vcpu_mmu_deferred_work(v);
 	return 0;
 }
 

@@ -42,6 +42,7 @@ struct vcpu_tdp_mem {
 	struct pt_mem ops;
 	struct vmmu_vcpu *vcpu;
 	struct tdp_page_cache cache;  /* tables for the next fault */
+	struct tdp_page *root;        /* the root the vCPU holds; NULL: none loaded */
 	uint64_t zap_generation;
 	uint64_t slots_generation;
 };
@@ -105,6 +106,14 @@ void vcpu_pt_mem_init(struct vmmu_vcpu *v);
 void vcpu_tdp_mem_init(struct vmmu_vcpu *v);
 void vcpu_tdp_mem_destroy(struct vmmu_vcpu *v);
 void vcpu_tdp_mem_revalidate(struct vmmu_vcpu *v);
+void vcpu_mmu_unload(struct vmmu_vcpu *v);
+void vcpu_mmu_load(struct vmmu_vcpu *v);
+/* The MMU's side of a successful register write (mmu_context.c): exits,
+ * context resets, root unloads, as the knobs say.  @old: the value before. */
+void vcpu_mmu_register_written(struct vmmu_vcpu *v, enum vmmu_reg reg, uint64_t old);
+/* Deferred MMU work (dead roots, tables past their grace period), done at
+ * vCPU exit outside guest mode. */
+void vcpu_mmu_deferred_work(struct vmmu_vcpu *v);
 
 /* The vCPU's guest memory for a walk, its caches checked against the
  * current memslot set (and, in TDP mode, the MMU).  Under RCU (in guest

@@ -13,7 +13,9 @@
 #define VMMU_STAT_FIELDS(X) \
 	X(accesses) X(walks) X(walk_retries) X(ad_updates) X(pf) X(gp) X(mmio) \
 	X(pdpte_loads) X(cr_writes) X(tlb_flush) X(tlb_hit) X(tlb_miss) \
-	X(pf_taken) X(pf_fixed) X(pf_spurious) X(pf_mmio_spte_created) X(pf_fast) X(mmio_exits)
+	X(pf_taken) X(pf_fixed) X(pf_spurious) X(pf_mmio_spte_created) X(pf_fast) X(mmio_exits) \
+	X(exits_cr_access) X(exits_msr_write) X(exits_smi) X(exits_rsm) X(context_resets) \
+	X(root_loads)
 
 struct vcpu_stats {
 #define STAT_DECLARE(name) uint64_t name;

@@ -35,6 +35,34 @@ const char *vmmu_strerror(int err)
 	}
 }
 
+/*
+ * The knobs as each kernel shipped them (DESIGN.md, "The 2023 history as
+ * knobs"; verified in docs/HISTORY.md).
+ */
+uint32_t vmmu_policy_knobs(uint32_t policy)
+{
+	switch (policy) {
+	case VMMU_POLICY_5_10:
+		return VMMU_KNOB_WP_IN_TDP_ROLE | VMMU_KNOB_CR0_WP_EXITS | VMMU_KNOB_SYNC_ROOT_TEARDOWN;
+	case VMMU_POLICY_6_1:
+		return VMMU_KNOB_CR0_WP_EXITS;
+	case VMMU_POLICY_6_4:
+		return VMMU_KNOB_WP_CHANGE_KEEPS_ROOTS | VMMU_KNOB_TDP_MMU_HOLDS_ROOT_REF;
+	default:
+		return 0;
+	}
+}
+
+const char *vmmu_knob_name(unsigned int index)
+{
+	static const char *const names[] = {
+		"wp_in_tdp_role", "cr0_wp_exits", "wp_change_keeps_roots",
+		"tdp_mmu_holds_root_ref", "sync_root_teardown",
+	};
+
+	return index < ARRAY_SIZE(names) ? names[index] : NULL;
+}
+
 /* Copies a caller's config of any known size; fields it lacks stay 0. */
 static int config_normalise(const struct vmmu_vm_config *in, struct vmmu_vm_config *out)
 {
@@ -57,6 +85,9 @@ static int config_normalise(const struct vmmu_vm_config *in, struct vmmu_vm_conf
 	if (!out->maxphyaddr)
 		out->maxphyaddr = VM_DEFAULT_MAXPHYADDR;
 	if (out->maxphyaddr < 36 || out->maxphyaddr > 52)
+		return -EINVAL;
+	if (out->policy > VMMU_POLICY_6_1 || (out->knobs_set & ~VMMU_KNOB_ALL) ||
+	    (out->knobs & ~out->knobs_set))
 		return -EINVAL;
 	if (!out->max_vcpus)
 		out->max_vcpus = 1024;
@@ -90,6 +121,8 @@ static int vm_tdp_create(struct vmmu_vm *vm)
 	}
 	for (unsigned int as = 0; as < MEM_NR_AS; as++)
 		vm->tdp->slots_generation[as] = vm->mem.as[as]->generation;
+	vm->tdp->hold_root_ref = vm->knobs & VMMU_KNOB_TDP_MMU_HOLDS_ROOT_REF;
+	vm->tdp->sync_root_teardown = vm->knobs & VMMU_KNOB_SYNC_ROOT_TEARDOWN;
 	vm->mem.on_change = vm_memslots_changed;
 	vm->mem.on_change_opaque = vm;
 	return 0;
@@ -118,6 +151,7 @@ int vmmu_vm_create(const struct vmmu_vm_config *cfg, struct vmmu_vm **out)
 	ret = guest_mem_init(&vm->mem, vm->cfg.maxphyaddr);
 	if (ret)
 		goto fail;
+	vm->knobs = (vmmu_policy_knobs(vm->cfg.policy) & ~vm->cfg.knobs_set) | vm->cfg.knobs;
 	if (vm->cfg.mmu == VMMU_MMU_TDP) {
 		ret = vm_tdp_create(vm);
 		if (ret) {
@@ -186,8 +220,10 @@ int vmmu_vm_poll(struct vmmu_vm *vm)
 		return -EINVAL;
 	if (vm_rcu_read_ongoing())
 		return -EDEADLK;
-	if (vm->tdp)
+	if (vm->tdp) {
+		tdp_mmu_reap_dead_roots(vm->tdp);
 		tdp_pool_reclaim(&vm->tdp->pool);
+	}
 	return 0;
 }
 
@@ -361,7 +397,8 @@ static const char *const stat_names[] = {
 	"pdpte_loads", "cr_writes", "tlb_flush", "tlb_hit", "tlb_miss",
 	"pf_taken", "pf_fixed", "pf_spurious", "pf_mmio_spte_created", "pf_fast", "mmio_exits",
 	"pages_4k", "spte_zapped", "pt_pages", "pt_pages_freed", "sptes_write_protected",
-	"sptes_aged",
+	"sptes_aged", "exits_cr_access", "exits_msr_write", "exits_smi", "exits_rsm",
+	"context_resets", "root_loads", "roots_allocated", "roots_freed",
 };
 
 _Static_assert(ARRAY_SIZE(stat_names) ==
@@ -403,6 +440,8 @@ int vmmu_vm_get_stats(struct vmmu_vm *vm, struct vmmu_stats *stats)
 		sum.pt_pages_freed = __atomic_load_n(&t->pt_pages_freed, __ATOMIC_RELAXED);
 		sum.sptes_write_protected = __atomic_load_n(&t->sptes_write_protected, __ATOMIC_RELAXED);
 		sum.sptes_aged = __atomic_load_n(&t->sptes_aged, __ATOMIC_RELAXED);
+		sum.roots_allocated = __atomic_load_n(&t->roots_allocated, __ATOMIC_RELAXED);
+		sum.roots_freed = __atomic_load_n(&t->roots_freed, __ATOMIC_RELAXED);
 	}
 	size = stats->size < sizeof(sum) ? stats->size : sizeof(sum);
 	sum.size = (uint32_t)size;

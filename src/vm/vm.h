@@ -18,6 +18,7 @@ struct vmmu_vm {
 	struct vmmu_vm_config cfg;   /* normalised: maxphyaddr, max_vcpus set */
 	struct guest_mem mem;
 	struct tdp_mmu *tdp;         /* the TDP MMU; NULL in direct mode */
+	uint32_t knobs;              /* VMMU_KNOB_*: the policy with overrides */
 	pthread_mutex_t vcpus_lock;  /* protects vcpus[] and retired */
 	struct vmmu_vcpu **vcpus;    /* indexed by vCPU id */
 	struct vcpu_stats retired;   /* counters of destroyed vCPUs */

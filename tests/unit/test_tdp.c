@@ -22,6 +22,7 @@
 struct fixture {
 	struct tdp_mmu mmu;
 	struct tdp_page_cache cache;
+	struct tdp_page *root[MEM_NR_AS]; /* one root per address space */
 	uint8_t *host;                    /* HOST_PAGES 4K pages */
 };
 
@@ -31,6 +32,11 @@ static int setup(void **state, enum spte_format format, bool ad, unsigned int ma
 
 	assert_non_null(f);
 	assert_int_equal(tdp_mmu_init(&f->mmu, format, ad, maxphyaddr), 0);
+	f->mmu.sync_root_teardown = true;
+	for (unsigned int as = 0; as < MEM_NR_AS; as++) {
+		f->root[as] = tdp_mmu_get_root(&f->mmu, as, as);
+		assert_non_null(f->root[as]);
+	}
 	f->host = aligned_alloc(PAGE_SIZE, HOST_PAGES * PAGE_SIZE);
 	assert_non_null(f->host);
 	*state = f;
@@ -47,6 +53,10 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	tdp_cache_drain(&f->mmu.pool, &f->cache);
+	for (unsigned int as = 0; as < MEM_NR_AS; as++)
+		if (f->root[as])
+			tdp_mmu_put_root(&f->mmu, f->root[as]);
+	assert_null(f->mmu.roots);
 	tdp_mmu_destroy(&f->mmu);
 	free(f->host);
 	free(f);
@@ -65,7 +75,7 @@ static enum tdp_map_result map(struct fixture *f, unsigned int as, gfn_t gfn, vo
 				 .slots_generation = f->mmu.slots_generation[as] };
 
 	assert_int_equal(tdp_cache_topup(&f->mmu.pool, &f->cache, f->mmu.root_level), 0);
-	return tdp_mmu_map(&f->mmu, &f->cache, as, gfn, &leaf);
+	return tdp_mmu_map(&f->mmu, &f->cache, f->root[as], gfn, &leaf);
 }
 
 /* The leaf for @gfn as the hardware walk finds it (0 if none). */
@@ -75,7 +85,7 @@ static uint64_t lookup(struct fixture *f, unsigned int as, gfn_t gfn, unsigned i
 	unsigned int l;
 
 	vm_rcu_read_lock();
-	spte = tdp_mmu_lookup(&f->mmu, as, gfn, &sptep, &l);
+	spte = tdp_mmu_lookup(&f->mmu, f->root[as], gfn, &sptep, &l);
 	vm_rcu_read_unlock();
 	if (level)
 		*level = l;
@@ -223,12 +233,12 @@ static void test_mmio_sptes(void **state)
 
 	/* A fault whose memslot lookup is older than the MMU's is retried. */
 	assert_int_equal(tdp_cache_topup(&f->mmu.pool, &f->cache, f->mmu.root_level), 0);
-	assert_int_equal(tdp_mmu_map(&f->mmu, &f->cache, 0, 0x1234, &leaf), TDP_MAP_RETRY);
+	assert_int_equal(tdp_mmu_map(&f->mmu, &f->cache, f->root[0], 0x1234, &leaf), TDP_MAP_RETRY);
 	assert_int_equal(lookup(f, 0, 0x1234, NULL), 0);
 	f->mmu.slots_generation[0] = 42;
 
 	assert_int_equal(tdp_cache_topup(&f->mmu.pool, &f->cache, f->mmu.root_level), 0);
-	assert_int_equal(tdp_mmu_map(&f->mmu, &f->cache, 0, 0x1234, &leaf), TDP_MAP_FIXED);
+	assert_int_equal(tdp_mmu_map(&f->mmu, &f->cache, f->root[0], 0x1234, &leaf), TDP_MAP_FIXED);
 	spte = lookup(f, 0, 0x1234, NULL);
 	assert_true(spte_is_mmio(&f->mmu.spte, spte));
 	assert_false(spte_is_shadow_present(spte));
@@ -239,7 +249,7 @@ static void test_mmio_sptes(void **state)
 	assert_int_equal(map(f, 0, 0x1234, host_page(f, 1), true), TDP_MAP_FIXED);
 	assert_true(spte_is_shadow_present(lookup(f, 0, 0x1234, NULL)));
 	/* MMIO SPTEs are zapped like leaves. */
-	assert_int_equal(tdp_mmu_map(&f->mmu, &f->cache, 0, 0x2000, &leaf), TDP_MAP_FIXED);
+	assert_int_equal(tdp_mmu_map(&f->mmu, &f->cache, f->root[0], 0x2000, &leaf), TDP_MAP_FIXED);
 	assert_int_equal(tdp_mmu_zap_range(&f->mmu, 0, 0x2000, 0x2001), 1);
 	assert_int_equal(lookup(f, 0, 0x2000, NULL), 0);
 }
@@ -268,7 +278,7 @@ static void test_iterator_order(void **state)
 	for (unsigned int i = 0; i < ARRAY_SIZE(gfns); i++)
 		assert_int_equal(map(f, 0, gfns[i], host_page(f, i), true), TDP_MAP_FIXED);
 	vm_rcu_read_lock();
-	for_each_tdp_pte(iter, f->mmu.root[0]->spt, f->mmu.root_level, 0, ~0ull >> 28) {
+	for_each_tdp_pte(iter, f->root[0]->spt, f->mmu.root_level, 0, ~0ull >> 28) {
 		if (!spte_is_shadow_present(iter.old_spte) || !spte_is_leaf(iter.old_spte, iter.level))
 			continue;
 		assert_int_equal(iter.gfn, gfns[n]);
@@ -278,6 +288,78 @@ static void test_iterator_order(void **state)
 	}
 	vm_rcu_read_unlock();
 	assert_int_equal(n, ARRAY_SIZE(gfns));
+}
+
+/* Roots: found by (role, address space), shared by reference, torn down
+ * by the last one to let go. */
+static void test_roots_by_role(void **state)
+{
+	struct fixture *f = *state;
+	struct tdp_page *a = tdp_mmu_get_root(&f->mmu, 77, 0);
+	struct tdp_page *b = tdp_mmu_get_root(&f->mmu, 77, 0);
+	struct tdp_page *c = tdp_mmu_get_root(&f->mmu, 78, 0);
+	struct tdp_page *d = tdp_mmu_get_root(&f->mmu, 77, 1);
+	uint64_t allocated = f->mmu.stats.roots_allocated;
+
+	assert_ptr_equal(a, b);
+	assert_ptr_not_equal(a, c);
+	assert_ptr_not_equal(a, d);
+	assert_int_equal(a->refcount, 2);
+	assert_int_equal(map(f, 0, 5, host_page(f, 1), true), TDP_MAP_FIXED);  /* root[0], not a */
+	tdp_mmu_put_root(&f->mmu, b);
+	assert_int_equal(f->mmu.stats.roots_freed, 0);
+	tdp_mmu_put_root(&f->mmu, a);                  /* the last one: gone at once */
+	assert_int_equal(f->mmu.stats.roots_freed, 1);
+	/* Asked for again, it is built anew. */
+	a = tdp_mmu_get_root(&f->mmu, 77, 0);
+	assert_int_equal(f->mmu.stats.roots_allocated, allocated + 1);
+	tdp_mmu_put_root(&f->mmu, a);
+	tdp_mmu_put_root(&f->mmu, c);
+	tdp_mmu_put_root(&f->mmu, d);
+	assert_int_equal(f->mmu.stats.roots_freed, 4);
+}
+
+/* The MMU's own reference keeps a root with its SPTEs until invalidated;
+ * without synchronous teardown a dead root waits for the reaper. */
+static void test_root_lifetime_knobs(void **state)
+{
+	struct fixture *f = *state;
+	struct tdp_leaf leaf = { .host_page = host_page(f, 3), .access = ACC_ALL,
+				 .host_writable = true };
+	struct tdp_page *r;
+
+	f->mmu.hold_root_ref = true;
+	f->mmu.sync_root_teardown = false;
+	r = tdp_mmu_get_root(&f->mmu, 99, 0);
+	assert_int_equal(r->refcount, 2);
+	assert_int_equal(tdp_cache_topup(&f->mmu.pool, &f->cache, f->mmu.root_level), 0);
+	assert_int_equal(tdp_mmu_map(&f->mmu, &f->cache, r, 42, &leaf), TDP_MAP_FIXED);
+	tdp_mmu_put_root(&f->mmu, r);                  /* the vCPU lets go ... */
+	assert_ptr_equal(tdp_mmu_get_root(&f->mmu, 99, 0), r);   /* ... it is still there */
+	uint64_t *sptep;
+	unsigned int level;
+
+	vm_rcu_read_lock();
+	assert_true(spte_is_shadow_present(tdp_mmu_lookup(&f->mmu, r, 42, &sptep, &level)));
+	vm_rcu_read_unlock();
+	tdp_mmu_put_root(&f->mmu, r);
+	/* Invalidated: the MMU lets go; no one holds it: parked, then reaped. */
+	tdp_mmu_invalidate_all_roots(&f->mmu);
+	assert_non_null(f->mmu.dead_roots);
+	assert_int_equal(tdp_mmu_reap_dead_roots(&f->mmu), 1);
+	assert_null(f->mmu.dead_roots);
+	/* The fixture's roots were invalidated too, but held by the fixture
+	 * alone (made before the MMU held references): still there. */
+	assert_true(f->root[0]->invalid);
+	assert_int_equal(f->root[0]->refcount, 1);
+	/* 99 again: built anew, with the MMU's reference. */
+	r = tdp_mmu_get_root(&f->mmu, 99, 0);
+	assert_non_null(r);
+	assert_false(r->invalid);
+	assert_int_equal(r->refcount, 2);
+	tdp_mmu_put_root(&f->mmu, r);
+	tdp_mmu_invalidate_all_roots(&f->mmu);
+	assert_int_equal(tdp_mmu_reap_dead_roots(&f->mmu), 1);
 }
 
 int main(void)
@@ -296,6 +378,8 @@ int main(void)
 		BOTH_FORMATS(test_mmio_sptes),
 		BOTH_FORMATS(test_iterator_order),
 		cmocka_unit_test_setup_teardown(test_five_levels, setup_npt52, teardown),
+		cmocka_unit_test_setup_teardown(test_roots_by_role, setup_ept, teardown),
+		cmocka_unit_test_setup_teardown(test_root_lifetime_knobs, setup_ept, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a register write costs the MMU (KVM's kvm_post_set_cr0(),
+ * kvm_post_set_cr4(), the EFER and SMM paths), under the knobs of the 2023
+ * history (docs/HISTORY.md):
+ *
+ *   - a write the hardware does not intercept costs nothing: with EPT and
+ *     without the cr0_wp_exits knob, CR0.WP is guest-owned (fb509f76acc8),
+ *     so a WP-only write never reaches KVM; with NPT, CR0 writes that change
+ *     only WP do not exit either;
+ *   - an intercepted write is an exit, counted by reason;
+ *   - a change of what the guest walk depends on resets the MMU context and
+ *     unloads the vCPU's root, except a WP-only change under
+ *     wp_change_keeps_roots (01b31714bd90), which only recomputes the guest
+ *     walk's permissions; the next access loads a root for the new role,
+ *     which finds the old one again only if someone still holds it.
+ *
+ * In direct mode there is no virtualization: nothing exits, no root exists.
+ */
+#include "tdp/tdp_mmu.h"
+#include "vcpu.h"
+#include "vm/rcu.h"
+
+/* CR0 and CR4 bits the MMU's roles depend on (KVM_MMU_CR0_ROLE_BITS,
+ * KVM_MMU_CR4_ROLE_BITS) and the EFER ones. */
+#define CR0_ROLE_BITS  (X86_CR0_PG | X86_CR0_WP)
+#define CR4_ROLE_BITS  (X86_CR4_PSE | X86_CR4_PAE | X86_CR4_SMEP | X86_CR4_SMAP | \
+			X86_CR4_PKE | X86_CR4_PKS | X86_CR4_LA57)
+#define EFER_ROLE_BITS (X86_EFER_NXE | X86_EFER_LMA)
+
+/*
+ * KVM's kvm_mmu_reset_context(): the cpu role was recomputed with the
+ * register; the root goes, and the root for the new role is loaded as the
+ * next VM entry would (kvm_mmu_reload()), flushing the TLB context, before
+ * the guest runs again, whatever it does next.
+ */
+static void reset_context(struct vmmu_vcpu *v)
+{
+	STAT_INC(v, context_resets);
+	vcpu_mmu_unload(v);
+	vcpu_mmu_load(v);
+}
+
+void vcpu_mmu_deferred_work(struct vmmu_vcpu *v)
+{
+	struct tdp_mmu *mmu = v->vm->tdp;
+
+	/* Two relaxed loads when there is nothing to do, as on most exits. */
+	if (!mmu || vm_rcu_read_ongoing())
+		return;
+	if (__atomic_load_n(&mmu->dead_roots, __ATOMIC_RELAXED))
+		tdp_mmu_reap_dead_roots(mmu);
+	if (__atomic_load_n(&mmu->pool.deferred, __ATOMIC_RELAXED))
+		tdp_pool_reclaim(&mmu->pool);
+}
+
+/* Does a CR0 write that changes only WP exit? */
+static bool wp_write_exits(const struct vmmu_vcpu *v)
+{
+	if (v->vm->cfg.tdp_format == VMMU_TDP_NPT)
+		return false;
+	return v->vm->knobs & VMMU_KNOB_CR0_WP_EXITS;
+}
+
+static void cr0_written(struct vmmu_vcpu *v, uint64_t old)
+{
+	uint64_t changed = old ^ v->regs.cr0;
+
+	if (changed == X86_CR0_WP && !wp_write_exits(v))
+		return;                  /* guest-owned: the guest walk uses it */
+	STAT_INC(v, exits_cr_access);
+	if (!(changed & CR0_ROLE_BITS))
+		return;
+	if (changed == X86_CR0_WP && (v->vm->knobs & VMMU_KNOB_WP_CHANGE_KEEPS_ROOTS))
+		return;                  /* kvm_init_mmu() only: roots stay */
+	reset_context(v);
+}
+
+void vcpu_mmu_register_written(struct vmmu_vcpu *v, enum vmmu_reg reg, uint64_t old)
+{
+	if (!v->vm->tdp)
+		return;
+	switch (reg) {
+	case VMMU_REG_CR0:
+		cr0_written(v, old);
+		break;
+	case VMMU_REG_CR4:
+		STAT_INC(v, exits_cr_access);
+		if ((old ^ v->regs.cr4) & CR4_ROLE_BITS)
+			reset_context(v);
+		break;
+	case VMMU_REG_EFER:
+		STAT_INC(v, exits_msr_write);
+		if ((old ^ v->regs.efer) & EFER_ROLE_BITS)
+			reset_context(v);
+		break;
+	case VMMU_REG_SMM:
+		if (old == v->regs.smm)
+			break;
+		if (v->regs.smm)
+			STAT_INC(v, exits_smi);
+		else
+			STAT_INC(v, exits_rsm);
+		/* The address space changes: every preset resets, and the old
+		 * root survives only if someone else holds it. */
+		reset_context(v);
+		break;
+	default:
+		break;
+	}
+}

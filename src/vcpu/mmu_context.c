@@ -6,8 +6,10 @@
  *
  *   - a write the hardware does not intercept costs nothing: with EPT and
  *     without the cr0_wp_exits knob, CR0.WP is guest-owned (fb509f76acc8),
- *     so a WP-only write never reaches KVM; with NPT, CR0 writes that change
- *     only WP do not exit either;
+ *     so a WP-only write never reaches KVM.  SVM has no per-bit CR0
+ *     control: with NPT the selective CR0 intercept catches every WP change,
+ *     under every kernel (docs/HISTORY.md; DESIGN.md's table says
+ *     otherwise and is wrong there);
  *   - an intercepted write is an exit, counted by reason;
  *   - a change of what the guest walk depends on resets the MMU context and
  *     unloads the vCPU's root, except a WP-only change under
@@ -58,7 +60,7 @@ void vcpu_mmu_deferred_work(struct vmmu_vcpu *v)
 static bool wp_write_exits(const struct vmmu_vcpu *v)
 {
 	if (v->vm->cfg.tdp_format == VMMU_TDP_NPT)
-		return false;
+		return true;
 	return v->vm->knobs & VMMU_KNOB_CR0_WP_EXITS;
 }
 
@@ -71,8 +73,12 @@ static void cr0_written(struct vmmu_vcpu *v, uint64_t old)
 	STAT_INC(v, exits_cr_access);
 	if (!(changed & CR0_ROLE_BITS))
 		return;
-	if (changed == X86_CR0_WP && (v->vm->knobs & VMMU_KNOB_WP_CHANGE_KEEPS_ROOTS))
-		return;                  /* kvm_init_mmu() only: roots stay */
+	/* kvm_init_mmu() only, roots kept (01b31714bd90) -- unless WP is part
+	 * of the root role, when the vCPU needs another root whatever this
+	 * knob says (no kernel shipped both; this one wins). */
+	if (changed == X86_CR0_WP && (v->vm->knobs & VMMU_KNOB_WP_CHANGE_KEEPS_ROOTS) &&
+	    !(v->vm->knobs & VMMU_KNOB_WP_IN_TDP_ROLE))
+		return;
 	reset_context(v);
 }
 

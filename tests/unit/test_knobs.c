@@ -141,7 +141,8 @@ static void test_wp_in_tdp_role(void **state)
 }
 
 /* cr0_wp_exits: a WP-only CR0 write exits with EPT only if set; with NPT
- * it never does. */
+ * it always does (SVM's selective CR0 intercept), and 6.4 then keeps the
+ * roots. */
 static void test_cr0_wp_exits(void **state)
 {
 	struct guest g;
@@ -156,16 +157,27 @@ static void test_cr0_wp_exits(void **state)
 		assert_int_equal(d.exits_cr_access, knob ? 2 : 0);
 		guest_destroy(&g);
 	}
+	for (int knob = 0; knob <= 1; knob++) {
+		guest_create(&g, 1, VMMU_TDP_NPT, VMMU_POLICY_6_4, VMMU_KNOB_CR0_WP_EXITS,
+			     knob ? VMMU_KNOB_CR0_WP_EXITS : 0);
+		touch(g.vcpu[0]);
+		d = toggle_cost(&g);
+		assert_int_equal(d.exits_cr_access, 2);
+		assert_int_equal(d.context_resets, 0);
+		assert_int_equal(d.pf_fixed, 0);
+		guest_destroy(&g);
+	}
 	guest_create(&g, 1, VMMU_TDP_NPT, VMMU_POLICY_5_10, 0, 0);
 	touch(g.vcpu[0]);
 	d = toggle_cost(&g);
-	assert_int_equal(d.exits_cr_access, 0);
-	assert_int_equal(d.context_resets, 0);
+	assert_int_equal(d.exits_cr_access, 2);
+	assert_int_equal(d.context_resets, 2);
 	guest_destroy(&g);
 }
 
 /* wp_change_keeps_roots: an exiting WP-only write resets the context and
- * drops the root (one vCPU: rebuilt), unless the knob keeps it. */
+ * drops the root (one vCPU: rebuilt), unless the knob keeps it; with WP in
+ * the root role the vCPU needs another root anyway. */
 static void test_wp_change_keeps_roots(void **state)
 {
 	struct guest g;
@@ -183,6 +195,13 @@ static void test_wp_change_keeps_roots(void **state)
 		assert_int_equal(d.pf_fixed == 0, knob);
 		guest_destroy(&g);
 	}
+	guest_create(&g, 1, VMMU_TDP_EPT, VMMU_POLICY_5_10, VMMU_KNOB_WP_CHANGE_KEEPS_ROOTS,
+		     VMMU_KNOB_WP_CHANGE_KEEPS_ROOTS);
+	touch(g.vcpu[0]);
+	d = toggle_cost(&g);
+	assert_int_equal(d.context_resets, 2);
+	assert_int_equal(d.roots_allocated, 2);
+	guest_destroy(&g);
 }
 
 /* tdp_mmu_holds_root_ref: a reset that every preset does (EFER.NX here)

@@ -4,5 +4,6 @@
 
 int bench_walk(int argc, char **argv);
 int bench_tlb(int argc, char **argv);
+int bench_fault(int argc, char **argv);
 
 #endif

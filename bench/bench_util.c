@@ -2,6 +2,9 @@
 /* Helpers shared by the benchmarks: time, option values, statistics. */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -83,4 +86,28 @@ double bench_min(const double *v, unsigned int n)
 		if (v[i] < m)
 			m = v[i];
 	return m;
+}
+
+long long bench_smaps_huge_kb(uintptr_t start, uintptr_t end)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool inside = false;
+	long long total = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		uintptr_t lo, hi;
+		long long kb;
+
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2) {
+			inside = lo < end && start < hi;
+			continue;
+		}
+		if (inside && sscanf(line, "AnonHugePages: %lld kB", &kb) == 1)
+			total = (total < 0 ? 0 : total) + kb;
+	}
+	fclose(f);
+	return total;
 }

@@ -21,6 +21,13 @@ int bench_parse_count(const char *s, uint64_t *out);
 double bench_median(double *v, unsigned int n);
 double bench_min(const double *v, unsigned int n);
 
+/*
+ * Sums AnonHugePages of the mappings of this process that overlap
+ * [start, end): how much of that memory the kernel backs with huge pages,
+ * in KiB.  -1 if /proc/self/smaps cannot be read.
+ */
+long long bench_smaps_huge_kb(uintptr_t start, uintptr_t end);
+
 /* Keeps a result live so the compiler cannot drop the work behind it. */
 extern volatile uint64_t bench_sink;
 

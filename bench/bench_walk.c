@@ -263,34 +263,6 @@ static uint64_t table_pages_for(uint64_t pages)
 	       div_up(pages, PTES_PER_PAGE * PTES_PER_PAGE * PTES_PER_PAGE) + 2;
 }
 
-/*
- * Sums AnonHugePages of the mappings that overlap [start, end): how much of
- * the slot the kernel really backs with huge pages.  -1 if unreadable.
- */
-static long long smaps_huge_kb(uintptr_t start, uintptr_t end)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	bool inside = false;
-	long long total = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		uintptr_t lo, hi;
-		long long kb;
-
-		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2) {
-			inside = lo < end && start < hi;
-			continue;
-		}
-		if (inside && sscanf(line, "AnonHugePages: %lld kB", &kb) == 1)
-			total = (total < 0 ? 0 : total) + kb;
-	}
-	fclose(f);
-	return total;
-}
-
 /* Host memory for the slot: 2M-aligned, advised, every 4K page touched. */
 static int guest_alloc(struct guest *g, enum backing backing)
 {
@@ -319,7 +291,7 @@ static int guest_alloc(struct guest *g, enum backing backing)
 				 backing == BACKING_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	for (uint64_t off = 0; off < size; off += GUEST_PAGE)
 		((volatile uint8_t *)g->host)[off] = 0;
-	g->huge_kb = smaps_huge_kb(aligned, aligned + size);
+	g->huge_kb = bench_smaps_huge_kb(aligned, aligned + size);
 	return 0;
 }
 

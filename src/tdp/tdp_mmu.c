@@ -442,7 +442,8 @@ static void root_dead(struct tdp_mmu *mmu, struct tdp_page *root)
 		tear_down_root(mmu, root);
 	} else {
 		root->root_next = mmu->dead_roots;
-		mmu->dead_roots = root;
+		/* Atomic: vCPU exits peek at it without the lock. */
+		__atomic_store_n(&mmu->dead_roots, root, __ATOMIC_RELEASE);
 	}
 }
 
@@ -464,7 +465,7 @@ void tdp_mmu_invalidate_all_roots(struct tdp_mmu *mmu)
 		next = root->root_next;
 		if (root->invalid)
 			continue;
-		root->invalid = true;
+		__atomic_store_n(&root->invalid, true, __ATOMIC_RELEASE);  /* vCPUs read it unlocked */
 		if (root->mmu_ref) {
 			root->mmu_ref = false;
 			if (--root->refcount == 0)
@@ -485,7 +486,7 @@ unsigned int tdp_mmu_reap_dead_roots(struct tdp_mmu *mmu)
 	 * itself (compare-and-swaps and frozen SPTEs) runs on the read side. */
 	tdp_mmu_lock(mmu);
 	dead = mmu->dead_roots;
-	mmu->dead_roots = NULL;
+	__atomic_store_n(&mmu->dead_roots, NULL, __ATOMIC_RELAXED);
 	tdp_mmu_unlock(mmu);
 	if (!dead)
 		return 0;

@@ -41,7 +41,7 @@ struct tdp_mmu {
 	 * nobody holds is torn down at once (sync_root_teardown) or parked on
 	 * dead_roots for tdp_mmu_reap_dead_roots(). */
 	struct tdp_page *roots;
-	struct tdp_page *dead_roots;
+	struct tdp_page *dead_roots;     /* stored atomically: read as a hint unlocked */
 	bool hold_root_ref;
 	bool sync_root_teardown;
 	unsigned int root_level;         /* 4; 5 when MAXPHYADDR > 48 */

@@ -120,7 +120,8 @@ void tdp_page_free_deferred(struct tdp_page_pool *pool, struct tdp_page *page)
 {
 	pthread_mutex_lock(&pool->lock);
 	page->next = pool->deferred;
-	pool->deferred = page;
+	/* Atomic: vCPU exits peek at it without the lock. */
+	__atomic_store_n(&pool->deferred, page, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&pool->lock);
 }
 
@@ -141,7 +142,7 @@ unsigned int tdp_pool_reclaim(struct tdp_page_pool *pool)
 
 	pthread_mutex_lock(&pool->lock);
 	list = pool->deferred;
-	pool->deferred = NULL;
+	__atomic_store_n(&pool->deferred, NULL, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&pool->lock);
 	if (!list)
 		return 0;

@@ -51,7 +51,8 @@ struct tdp_page_cache {
 struct tdp_page_pool {
 	pthread_mutex_t lock;     /* protects everything below */
 	struct tdp_page *free;    /* zeroed tables ready to hand out */
-	struct tdp_page *deferred;/* out of every tree, waiting for a grace period */
+	struct tdp_page *deferred;/* out of every tree, waiting for a grace period;
+				   * stored atomically: read as a hint unlocked */
 	void **chunks;
 	unsigned int nr_chunks, cap_chunks;
 	uint64_t allocated;       /* tables handed out and not yet freed */

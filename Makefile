@@ -30,6 +30,9 @@ run: build
 	@echo
 	@echo "== vmmu bench walk --quick"
 	@./$(BUILD)/vmmu bench walk --quick
+	@echo
+	@echo "== vmmu bench toggle --quick"
+	@./$(BUILD)/vmmu bench toggle --quick
 
 unit-test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -14,6 +14,8 @@ int cmd_bench(int argc, char **argv)
 		return bench_tlb(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "fault"))
 		return bench_fault(argc - 1, argv + 1);
-	fprintf(stderr, "usage: vmmu bench walk|tlb|fault [OPTIONS]\n");
+	if (argc >= 2 && !strcmp(argv[1], "toggle"))
+		return bench_toggle(argc - 1, argv + 1);
+	fprintf(stderr, "usage: vmmu bench walk|tlb|fault|toggle [OPTIONS]\n");
 	return 2;
 }

@@ -26,8 +26,12 @@
  * the baseline for the same touches (one for wp, two for smm): the cost of
  * the toggle itself, re-faults included.
  *
- * Out-of-line window functions for callgrind: wp_window, smm_window,
- * baseline_window (one touch each).  See docs/BENCHMARKS.md.
+ * Out-of-line functions for callgrind: timed_window (collect this one),
+ * which calls timed_toggle_wp or timed_toggle_smm (one timed toggle window)
+ * or timed_baseline (one timed baseline touch); the warm-up round does not
+ * go through them.  Instructions per toggle = timed_toggle_EV's inclusive
+ * Ir / n, net of timed_baseline's Ir per call x the touches per event.
+ * See docs/BENCHMARKS.md.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -487,6 +491,36 @@ static void add_delta(struct delta *d, const struct vmmu_stats *a, const struct 
 	d->ns += ns;
 }
 
+/* The timed windows only (the warm-up round calls the window functions
+ * directly): callgrind --toggle-collect=timed_window counts exactly these,
+ * and its inclusive counts split them into timed_toggle_wp,
+ * timed_toggle_smm and timed_baseline. */
+__attribute__((noinline))
+static int timed_toggle_wp(struct guest *g)
+{
+	return run_event(g, EV_WP);
+}
+
+__attribute__((noinline))
+static int timed_toggle_smm(struct guest *g)
+{
+	return run_event(g, EV_SMM);
+}
+
+__attribute__((noinline))
+static int timed_baseline(struct guest *g)
+{
+	return baseline_window(g->vcpu[0], g->pages);
+}
+
+__attribute__((noinline))
+static int timed_window(struct guest *g, int ev)
+{
+	if (ev < 0)
+		return timed_baseline(g);
+	return ev == EV_WP ? timed_toggle_wp(g) : timed_toggle_smm(g);
+}
+
 /* One window, timed, counted, then the deferred work (untimed). */
 static int window(struct guest *g, int ev, struct delta *d, double *ns_out)
 {
@@ -496,7 +530,7 @@ static int window(struct guest *g, int ev, struct delta *d, double *ns_out)
 
 	get_stats(g, &a);
 	t0 = bench_now_ns();
-	ret = ev < 0 ? baseline_window(g->vcpu[0], g->pages) : run_event(g, (enum event)ev);
+	ret = timed_window(g, ev);
 	t1 = bench_now_ns();
 	vmmu_vm_poll(g->vm);
 	get_stats(g, &b);

@@ -8,9 +8,12 @@
  * NPT fault exit): the MMU handles it (fast path, or map on fault under the
  * MMU lock) and the translation is tried again.
  *
- * The window map() opens is the one 4K guest page just translated; it stays
- * valid while neither the MMU (zap_generation) nor the memslots (generation)
- * change, which vcpu_tdp_mem_revalidate() checks on every access.
+ * The window map() opens is the one 4K guest page just translated, and the
+ * last few such pages are kept beside it (a guest walk reads one entry in
+ * each of four or five table pages); they stay valid while neither the MMU
+ * (zap_generation, bumped by every change that removes or reduces a
+ * mapping) nor the memslots (generation) nor the root change, which
+ * vcpu_tdp_mem_revalidate() checks on every access.
  */
 #include <sched.h>
 
@@ -45,6 +48,14 @@ static union root_role vcpu_root_role(const struct vmmu_vcpu *v)
 	return role;
 }
 
+/* Forgets every translation the vCPU's TDP walk kept. */
+static void tdp_mem_forget(struct vcpu_tdp_mem *tm)
+{
+	tm->ops.window_size = 0;
+	for (unsigned int i = 0; i < TDP_RECENT_PAGES; i++)
+		tm->recent[i].gpa = ~0ull;
+}
+
 /* Lets go of the vCPU's root (KVM's kvm_mmu_unload); the next access
  * loads one again. */
 void vcpu_mmu_unload(struct vmmu_vcpu *v)
@@ -55,7 +66,7 @@ void vcpu_mmu_unload(struct vmmu_vcpu *v)
 		return;
 	tdp_mmu_put_root(v->vm->tdp, tm->root);
 	tm->root = NULL;
-	tm->ops.window_size = 0;
+	tdp_mem_forget(tm);
 }
 
 /* Finds or builds the root for the vCPU's role (KVM's kvm_mmu_load).  A
@@ -87,7 +98,7 @@ void vcpu_tdp_mem_revalidate(struct vmmu_vcpu *v)
 	gen = __atomic_load_n(&v->vm->tdp->zap_generation, __ATOMIC_ACQUIRE);
 	set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
 	if (gen != tm->zap_generation || set->generation != tm->slots_generation) {
-		tm->ops.window_size = 0;
+		tdp_mem_forget(tm);
 		tm->zap_generation = gen;
 		tm->slots_generation = set->generation;
 	}
@@ -151,6 +162,18 @@ static void *tdp_mem_map(struct pt_mem *mem, gpa_t gpa, bool write)
 	unsigned int acc = write ? ACC_WRITE : 0, as = vcpu_as_id(v);
 	gfn_t gfn = gpa_to_gfn(gpa);
 
+	/* A page translated lately: no TDP walk. */
+	for (unsigned int i = 0; i < TDP_RECENT_PAGES; i++) {
+		const struct tdp_recent_page *p = &tm->recent[i];
+
+		if (p->gpa == (gpa & PAGE_MASK) && (!write || p->writable)) {
+			mem->window_gpa = p->gpa;
+			mem->window_hva = p->hva;
+			mem->window_size = PAGE_SIZE;
+			mem->window_writable = p->writable;
+			return p->hva + (gpa & ~PAGE_MASK);
+		}
+	}
 	for (unsigned int tries = 0; tries < TDP_FAULT_TRIES; tries++) {
 		const struct memslot_set *set = guest_mem_slots(&v->vm->mem, as);
 		uint64_t *sptep, spte, fixed;
@@ -176,6 +199,10 @@ static void *tdp_mem_map(struct pt_mem *mem, gpa_t gpa, bool write)
 			 * is set (the dirty state the MMU will look for). */
 			mem->window_writable = spte_permits(cfg, fixed, ACC_WRITE) &&
 					       spte_is_dirty(cfg, fixed);
+			tm->recent[tm->recent_next++ % TDP_RECENT_PAGES] = (struct tdp_recent_page){
+				.gpa = mem->window_gpa, .hva = mem->window_hva,
+				.writable = mem->window_writable,
+			};
 			return host;
 		case SPTE_FAULT_MISCONFIG:
 			if (spte_is_mmio(cfg, spte) &&
@@ -214,6 +241,7 @@ void vcpu_tdp_mem_init(struct vmmu_vcpu *v)
 		.zap_generation = UINT64_MAX,
 		.slots_generation = UINT64_MAX,
 	};
+	tdp_mem_forget(&v->tdp_mem);
 }
 
 void vcpu_tdp_mem_destroy(struct vmmu_vcpu *v)

@@ -36,6 +36,16 @@ struct vcpu_pt_mem {
 	unsigned int cached_index;   /* in the set of that generation */
 };
 
+/* The last guest pages the TDP walk translated (the pages of a guest walk's
+ * tables, mostly), valid with the window. */
+#define TDP_RECENT_PAGES 8
+
+struct tdp_recent_page {
+	gpa_t gpa;                    /* page-aligned; ~0: empty */
+	uint8_t *hva;
+	bool writable;                /* as the window's rule */
+};
+
 /* Guest memory through the TDP tables (tdp_mem.c): the window is one page,
  * valid for one MMU zap generation and one memslot generation. */
 struct vcpu_tdp_mem {
@@ -43,6 +53,8 @@ struct vcpu_tdp_mem {
 	struct vmmu_vcpu *vcpu;
 	struct tdp_page_cache cache;  /* tables for the next fault */
 	struct tdp_page *root;        /* the root the vCPU holds; NULL: none loaded */
+	struct tdp_recent_page recent[TDP_RECENT_PAGES];
+	unsigned int recent_next;
 	uint64_t zap_generation;
 	uint64_t slots_generation;
 };

@@ -647,22 +647,33 @@ static int check_row(const struct row *r)
 	return miss;
 }
 
-/* Across sizes: 6.4's net cost flat, 5.10's linear (wall clock here; the
- * instruction counts come from callgrind, docs/BENCHMARKS.md). */
+/*
+ * Across sizes: 5.10's cost per toggle grows linearly with the working set.
+ * Judged on the MMU work the counters measure exactly (pages re-faulted and
+ * page-table pages built per toggle); the wall-clock ratio is printed
+ * beside it for information, since on this machine re-touching a working
+ * set far larger than the TLB dominates and swamps it.  6.4's flatness is
+ * judged on callgrind's instructions (docs/BENCHMARKS.md).
+ */
 static int check_sizes(const struct row *small, const struct row *big)
 {
 	double ratio_ws = (double)big->bytes / (double)small->bytes;
 	double ns_s = small->tog_ns_med - small->base_ns_med;
 	double ns_b = big->tog_ns_med - big->base_ns_med;
-	double ratio = ns_s > 0 ? ns_b / ns_s : 0;
+	double work_s = per(small->tog.pf_fixed, small->n) - per(small->base.pf_fixed, small->n) +
+			(double)small->tog.pt_built / small->n;
+	double work_b = per(big->tog.pf_fixed, big->n) - per(big->base.pf_fixed, big->n) +
+			(double)big->tog.pt_built / big->n;
+	double ratio = work_s > 0 ? work_b / work_s : 0;
 
 	if (small->policy == VMMU_POLICY_5_10) {
-		bool ok = ratio > 0.75 * ratio_ws && ratio < 1.25 * ratio_ws;
+		bool ok = ratio > 0.95 * ratio_ws && ratio < 1.05 * ratio_ws;
 
-		printf("  5.10 %uv %s: net ns per toggle %" PRIu64 "M -> %" PRIu64 "M grows x%.2f "
-		       "for x%.0f the working set (linear within 25%%): %s\n", small->vcpus,
+		printf("  5.10 %uv %s: MMU work per toggle (re-faults + tables built) %" PRIu64
+		       "M -> %" PRIu64 "M grows x%.3f for x%.0f the working set (linear within 5%%): "
+		       "%s; wall clock x%.2f (information: noisy)\n", small->vcpus,
 		       event_names[small->ev], small->bytes >> 20, big->bytes >> 20, ratio,
-		       ratio_ws, ok ? "PASS" : "MISS");
+		       ratio_ws, ok ? "PASS" : "MISS", ns_s > 0 ? ns_b / ns_s : 0);
 		return !ok;
 	}
 	if (small->policy == VMMU_POLICY_6_4)

@@ -71,22 +71,8 @@
 #include "vmmu.h"
 
 /* Architectural bits the guest's boot code writes. */
-#define CR0_PE		(1ull << 0)
-#define CR0_ET		(1ull << 4)
-#define CR0_WP		(1ull << 16)
-#define CR0_PG		(1ull << 31)
-#define CR4_PAE		(1ull << 5)
-#define EFER_LME	(1ull << 8)
-#define EFER_NXE	(1ull << 11)
 
-#define PTE_P		(1ull << 0)
-#define PTE_RW		(1ull << 1)
-#define PTE_A		(1ull << 5)
-#define PTE_D		(1ull << 6)
-#define PTE_PS		(1ull << 7)
-#define PTE_NX		(1ull << 63)
 
-#define GUEST_PAGE	((uint64_t)4096)
 #define PTES		((uint64_t)512)
 #define HUGE_2M		((uint64_t)2 << 20)
 #define GIB		((uint64_t)1 << 30)
@@ -322,10 +308,6 @@ static int parse_opts(int argc, char **argv, struct fault_opts *o)
 	return 0;
 }
 
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return (a + b - 1) / b;
-}
 
 static uint64_t region_gpa(const struct layout *l, unsigned int i)
 {
@@ -414,11 +396,11 @@ static int layout_build(struct layout *l, const struct fault_opts *o)
 	l->vcpus = o->vcpus;
 	l->bytes = o->bytes;
 	l->pages = o->bytes / GUEST_PAGE;
-	l->stride = div_up(o->bytes, GIB) * GIB;
-	l->pd_per_region = div_up(o->bytes, GIB);
-	l->npdpt = div_up(region_gpa(l, l->vcpus), PDPT_SPAN);
+	l->stride = bench_div_up(o->bytes, GIB) * GIB;
+	l->pd_per_region = bench_div_up(o->bytes, GIB);
+	l->npdpt = bench_div_up(region_gpa(l, l->vcpus), PDPT_SPAN);
 	l->table_pages = 1 + l->npdpt + (uint64_t)l->vcpus * l->pd_per_region;
-	l->slot_size = div_up(l->table_pages * GUEST_PAGE, HUGE_2M) * HUGE_2M;
+	l->slot_size = bench_div_up(l->table_pages * GUEST_PAGE, HUGE_2M) * HUGE_2M;
 	pd_gpa = pdpt_gpa + l->npdpt * GUEST_PAGE;
 	if (l->slot_size > DATA_GPA) {
 		fprintf(stderr, "vmmu bench fault: the guest's page tables do not fit below 1G\n");

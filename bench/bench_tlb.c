@@ -34,18 +34,7 @@
 #include "bench_util.h"
 #include "vmmu.h"
 
-#define CR0_PE		(1ull << 0)
-#define CR0_ET		(1ull << 4)
-#define CR0_WP		(1ull << 16)
-#define CR0_PG		(1ull << 31)
-#define CR4_PAE		(1ull << 5)
-#define EFER_LME	(1ull << 8)
-#define EFER_NXE	(1ull << 11)
-#define PTE_P		(1ull << 0)
-#define PTE_RW		(1ull << 1)
-#define PTE_NX		(1ull << 63)
 
-#define GUEST_PAGE	4096ull
 #define GVA_BASE	0xffff888000000000ull
 #define PML4_INDEX	273u
 #define SLOT_BYTES	(8ull << 20)        /* data pages, then the tables */

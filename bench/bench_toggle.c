@@ -48,22 +48,8 @@
 #include "commands.h"
 #include "vmmu.h"
 
-#define CR0_PE		(1ull << 0)
-#define CR0_ET		(1ull << 4)
-#define CR0_WP		(1ull << 16)
-#define CR0_PG		(1ull << 31)
-#define CR4_PAE		(1ull << 5)
-#define EFER_LME	(1ull << 8)
-#define EFER_NXE	(1ull << 11)
 
-#define PTE_P		(1ull << 0)
-#define PTE_RW		(1ull << 1)
-#define PTE_A		(1ull << 5)
-#define PTE_D		(1ull << 6)
-#define PTE_PS		(1ull << 7)
-#define PTE_NX		(1ull << 63)
 
-#define GUEST_PAGE	((uint64_t)4096)
 #define PTES		((uint64_t)512)
 #define HUGE_2M		((uint64_t)2 << 20)
 #define GIB		((uint64_t)1 << 30)

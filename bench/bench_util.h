@@ -31,4 +31,30 @@ long long bench_smaps_huge_kb(uintptr_t start, uintptr_t end);
 /* Keeps a result live so the compiler cannot drop the work behind it. */
 extern volatile uint64_t bench_sink;
 
+
+/* Architectural bits the benchmarks' guests set, as a guest's boot code
+ * writes them. */
+#define CR0_PE		(1ull << 0)
+#define CR0_ET		(1ull << 4)
+#define CR0_WP		(1ull << 16)
+#define CR0_PG		(1ull << 31)
+#define CR4_PAE		(1ull << 5)
+#define CR4_LA57	(1ull << 12)
+#define EFER_LME	(1ull << 8)
+#define EFER_NXE	(1ull << 11)
+
+#define PTE_P		(1ull << 0)
+#define PTE_RW		(1ull << 1)
+#define PTE_A		(1ull << 5)
+#define PTE_D		(1ull << 6)
+#define PTE_PS		(1ull << 7)
+#define PTE_NX		(1ull << 63)
+
+#define GUEST_PAGE	((uint64_t)4096)
+
+static inline uint64_t bench_div_up(uint64_t a, uint64_t b)
+{
+	return (a + b - 1) / b;
+}
+
 #endif

@@ -37,21 +37,8 @@
 #include "vmmu.h"
 
 /* Architectural bits the guest's boot code writes. */
-#define CR0_PE		(1ull << 0)
-#define CR0_ET		(1ull << 4)
-#define CR0_WP		(1ull << 16)
-#define CR0_PG		(1ull << 31)
-#define CR4_PAE		(1ull << 5)
-#define CR4_LA57	(1ull << 12)
-#define EFER_LME	(1ull << 8)
-#define EFER_NXE	(1ull << 11)
 
-#define PTE_P		(1ull << 0)
-#define PTE_RW		(1ull << 1)
-#define PTE_PS		(1ull << 7)
-#define PTE_NX		(1ull << 63)
 
-#define GUEST_PAGE	((uint64_t)4096)
 #define PTES_PER_PAGE	((uint64_t)512)
 #define HUGE_2M		(2ull << 20)
 
@@ -251,16 +238,12 @@ static int parse_opts(int argc, char **argv, struct walk_opts *o)
 	return 0;
 }
 
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return (a + b - 1) / b;
-}
 
 /* Page-table pages that map @pages 4K pages: PTs, PDs, PDPTs, PML4, PML5. */
 static uint64_t table_pages_for(uint64_t pages)
 {
-	return div_up(pages, PTES_PER_PAGE) + div_up(pages, PTES_PER_PAGE * PTES_PER_PAGE) +
-	       div_up(pages, PTES_PER_PAGE * PTES_PER_PAGE * PTES_PER_PAGE) + 2;
+	return bench_div_up(pages, PTES_PER_PAGE) + bench_div_up(pages, PTES_PER_PAGE * PTES_PER_PAGE) +
+	       bench_div_up(pages, PTES_PER_PAGE * PTES_PER_PAGE * PTES_PER_PAGE) + 2;
 }
 
 /* Host memory for the slot: 2M-aligned, advised, every 4K page touched. */
@@ -308,9 +291,9 @@ static inline uint64_t *host_entry(const struct guest *g, uint64_t gpa)
  */
 static void guest_build_tables(struct guest *g)
 {
-	uint64_t npt = div_up(g->pages, PTES_PER_PAGE);
-	uint64_t npd = div_up(npt, PTES_PER_PAGE);
-	uint64_t npdpt = div_up(npd, PTES_PER_PAGE);
+	uint64_t npt = bench_div_up(g->pages, PTES_PER_PAGE);
+	uint64_t npd = bench_div_up(npt, PTES_PER_PAGE);
+	uint64_t npdpt = bench_div_up(npd, PTES_PER_PAGE);
 	uint64_t pt_gpa = (g->pages - g->table_pages) * GUEST_PAGE;
 	uint64_t pd_gpa = pt_gpa + npt * GUEST_PAGE;
 	uint64_t pdpt_gpa = pd_gpa + npd * GUEST_PAGE;
@@ -408,7 +391,7 @@ static int guest_create(struct guest *g, const struct walk_opts *o)
 	memset(g, 0, sizeof(*g));
 	g->data_pages = o->bytes / GUEST_PAGE;
 	/* Tables for the whole slot, which is padded to 2M for THP. */
-	g->pages = div_up(g->data_pages + table_pages_for(g->data_pages), PTES_PER_PAGE) *
+	g->pages = bench_div_up(g->data_pages + table_pages_for(g->data_pages), PTES_PER_PAGE) *
 		   PTES_PER_PAGE;
 	while (g->data_pages + table_pages_for(g->pages) > g->pages)
 		g->pages += PTES_PER_PAGE;

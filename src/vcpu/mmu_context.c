@@ -23,13 +23,6 @@
 #include "vcpu.h"
 #include "vm/rcu.h"
 
-/* CR0 and CR4 bits the MMU's roles depend on (KVM_MMU_CR0_ROLE_BITS,
- * KVM_MMU_CR4_ROLE_BITS) and the EFER ones. */
-#define CR0_ROLE_BITS  (X86_CR0_PG | X86_CR0_WP)
-#define CR4_ROLE_BITS  (X86_CR4_PSE | X86_CR4_PAE | X86_CR4_SMEP | X86_CR4_SMAP | \
-			X86_CR4_PKE | X86_CR4_PKS | X86_CR4_LA57)
-#define EFER_ROLE_BITS (X86_EFER_NXE | X86_EFER_LMA)
-
 /*
  * KVM's kvm_mmu_reset_context(): the cpu role was recomputed with the
  * register; the root goes, and the root for the new role is loaded as the
@@ -64,19 +57,25 @@ static bool wp_write_exits(const struct vmmu_vcpu *v)
 	return v->vm->knobs & VMMU_KNOB_CR0_WP_EXITS;
 }
 
-static void cr0_written(struct vmmu_vcpu *v, uint64_t old)
+/*
+ * A CR0 write: whether it exits depends on the bits written (a WP-only
+ * change may be guest-owned); whether it resets depends on the cpu role.
+ */
+static void cr0_written(struct vmmu_vcpu *v, uint64_t old, union cpu_role before)
 {
-	uint64_t changed = old ^ v->regs.cr0;
+	union cpu_role only_wp = { .word = 0 };
 
-	if (changed == X86_CR0_WP && !wp_write_exits(v))
+	only_wp.cr0_wp = 1;
+	if ((old ^ v->regs.cr0) == X86_CR0_WP && !wp_write_exits(v))
 		return;                  /* guest-owned: the guest walk uses it */
 	STAT_INC(v, exits_cr_access);
-	if (!(changed & CR0_ROLE_BITS))
+	if (before.word == v->cpu_role.word)
 		return;
 	/* kvm_init_mmu() only, roots kept (01b31714bd90) -- unless WP is part
 	 * of the root role, when the vCPU needs another root whatever this
 	 * knob says (no kernel shipped both; this one wins). */
-	if (changed == X86_CR0_WP && (v->vm->knobs & VMMU_KNOB_WP_CHANGE_KEEPS_ROOTS) &&
+	if ((before.word ^ v->cpu_role.word) == only_wp.word &&
+	    (v->vm->knobs & VMMU_KNOB_WP_CHANGE_KEEPS_ROOTS) &&
 	    !(v->vm->knobs & VMMU_KNOB_WP_IN_TDP_ROLE))
 		return;
 	reset_context(v);
@@ -84,20 +83,24 @@ static void cr0_written(struct vmmu_vcpu *v, uint64_t old)
 
 void vcpu_mmu_register_written(struct vmmu_vcpu *v, enum vmmu_reg reg, uint64_t old)
 {
+	union cpu_role before = v->cpu_role;
+
+	/* KVM compares the new cpu role with the old one as one word. */
+	v->cpu_role = vcpu_calc_cpu_role(v);
 	if (!v->vm->tdp)
 		return;
 	switch (reg) {
 	case VMMU_REG_CR0:
-		cr0_written(v, old);
+		cr0_written(v, old, before);
 		break;
 	case VMMU_REG_CR4:
 		STAT_INC(v, exits_cr_access);
-		if ((old ^ v->regs.cr4) & CR4_ROLE_BITS)
+		if (before.word != v->cpu_role.word)
 			reset_context(v);
 		break;
 	case VMMU_REG_EFER:
 		STAT_INC(v, exits_msr_write);
-		if ((old ^ v->regs.efer) & EFER_ROLE_BITS)
+		if (before.word != v->cpu_role.word)
 			reset_context(v);
 		break;
 	case VMMU_REG_SMM:
@@ -107,8 +110,9 @@ void vcpu_mmu_register_written(struct vmmu_vcpu *v, enum vmmu_reg reg, uint64_t 
 			STAT_INC(v, exits_smi);
 		else
 			STAT_INC(v, exits_rsm);
-		/* The address space changes: every preset resets, and the old
-		 * root survives only if someone else holds it. */
+		/* The address space changes (the smm bit of both roles): every
+		 * preset resets, and the old root survives only if someone else
+		 * holds it. */
 		reset_context(v);
 		break;
 	default:

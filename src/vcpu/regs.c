@@ -318,6 +318,11 @@ int vmmu_vcpu_set_state(struct vmmu_vcpu *v, const struct vmmu_vcpu_state *st)
 	vcpu_flush_tlb(v, FLUSH_ALL, 0);
 	vcpu_update_mode(v);
 	vcpu_update_walk_regs(v);
+	/* A new state is a new context (KVM's set_sregs): the next access
+	 * loads the root for it. */
+	v->cpu_role = vcpu_calc_cpu_role(v);
+	if (v->vm->tdp)
+		vcpu_mmu_unload(v);
 	return 0;
 }
 
@@ -345,6 +350,7 @@ void vcpu_reset_regs(struct vmmu_vcpu *v)
 	};
 	vcpu_update_mode(v);
 	vcpu_update_walk_regs(v);
+	v->cpu_role = vcpu_calc_cpu_role(v);
 }
 
 void vcpu_update_walk_regs(struct vmmu_vcpu *v)
@@ -354,6 +360,28 @@ void vcpu_update_walk_regs(struct vmmu_vcpu *v)
 		.pkru = v->regs.pkru, .pkrs = (uint32_t)v->regs.pkrs,
 	};
 	vcpu_update_tlb_context(v);
+}
+
+/* The cpu role of the registers now (KVM's kvm_calc_cpu_role). */
+union cpu_role vcpu_calc_cpu_role(const struct vmmu_vcpu *v)
+{
+	const struct vcpu_regs *r = &v->regs;
+	union cpu_role role = { .word = 0 };
+
+	role.levels = v->mode.levels;
+	role.cr0_pg = !!(r->cr0 & X86_CR0_PG);
+	role.cr0_wp = !!(r->cr0 & X86_CR0_WP);
+	role.cr4_pae = !!(r->cr4 & X86_CR4_PAE);
+	role.cr4_pse = !!(r->cr4 & X86_CR4_PSE);
+	role.cr4_smep = !!(r->cr4 & X86_CR4_SMEP);
+	role.cr4_smap = !!(r->cr4 & X86_CR4_SMAP);
+	role.cr4_pke = !!(r->cr4 & X86_CR4_PKE);
+	role.cr4_pks = !!(r->cr4 & X86_CR4_PKS);
+	role.cr4_la57 = !!(r->cr4 & X86_CR4_LA57);
+	role.efer_lma = !!(r->efer & X86_EFER_LMA);
+	role.efer_nx = !!(r->efer & X86_EFER_NXE);
+	role.smm = r->smm;
+	return role;
 }
 
 void vcpu_update_mode(struct vmmu_vcpu *v)

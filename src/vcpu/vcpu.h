@@ -11,6 +11,7 @@
 #include "mem/mem.h"
 #include "paging/paging.h"
 #include "tlb.h"
+#include "role.h"
 #include "tdp/tdp_page.h"
 #include "vm/stats.h"
 #include "vm/vm.h"
@@ -92,6 +93,7 @@ struct vmmu_vcpu {
 	bool in_guest_mode;          /* between vmmu_vcpu_enter() and _exit() */
 	struct vcpu_regs regs;
 	struct paging_mode mode;     /* follows CR0, CR4, EFER */
+	union cpu_role cpu_role;     /* what mode was computed from, and SMM */
 	struct walk_regs walk_regs;  /* follows CR3, PDPTEs, PKRU, PKRS */
 	struct vcpu_pt_mem pt_mem;   /* direct mode */
 	struct vcpu_tdp_mem tdp_mem; /* TDP mode */
@@ -151,6 +153,7 @@ static inline struct pt_mem *vcpu_pt_mem(struct vmmu_vcpu *v)
 /* Recomputes the paging mode after a change of CR0, CR4 or EFER, and the
  * walk registers after any register change. */
 void vcpu_update_mode(struct vmmu_vcpu *v);
+union cpu_role vcpu_calc_cpu_role(const struct vmmu_vcpu *v);
 void vcpu_update_walk_regs(struct vmmu_vcpu *v);
 void vcpu_reset_regs(struct vmmu_vcpu *v);
 

@@ -177,11 +177,7 @@ static void usage(FILE *f)
 
 static int bad_option(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "vmmu bench fault: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n");
-	usage(stderr);
-	return 2;
+	return bench_bad_option("fault", usage, fmt, arg);
 }
 
 static bool parse_phases(const char *s, bool *phase)

@@ -78,11 +78,7 @@ static void usage(FILE *f)
 
 static int bad_option(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "vmmu bench tlb: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n");
-	usage(stderr);
-	return 2;
+	return bench_bad_option("tlb", usage, fmt, arg);
 }
 
 static int parse_opts(int argc, char **argv, struct tlb_opts *o)

@@ -140,11 +140,7 @@ static void usage(FILE *f)
 
 static int bad_option(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "vmmu bench toggle: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n");
-	usage(stderr);
-	return 2;
+	return bench_bad_option("toggle", usage, fmt, arg);
 }
 
 /* 0, 2 (usage), or -1 after --help. */

@@ -111,3 +111,12 @@ long long bench_smaps_huge_kb(uintptr_t start, uintptr_t end)
 	fclose(f);
 	return total;
 }
+
+int bench_bad_option(const char *name, void (*usage)(FILE *f), const char *fmt, const char *arg)
+{
+	fprintf(stderr, "vmmu bench %s: ", name);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	usage(stderr);
+	return 2;
+}

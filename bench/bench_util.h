@@ -4,6 +4,7 @@
 #define VMMU_BENCH_UTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
@@ -31,6 +32,11 @@ long long bench_smaps_huge_kb(uintptr_t start, uintptr_t end);
 /* Keeps a result live so the compiler cannot drop the work behind it. */
 extern volatile uint64_t bench_sink;
 
+
+/* A usage error of "vmmu bench @name": the message, then the usage on
+ * stderr; returns the exit status 2. */
+int bench_bad_option(const char *name, void (*usage)(FILE *f), const char *fmt, const char *arg)
+	__attribute__((format(printf, 3, 0)));
 
 /* Architectural bits the benchmarks' guests set, as a guest's boot code
  * writes them. */

@@ -126,11 +126,7 @@ static void usage(FILE *f)
 
 static int bad_option(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "vmmu bench walk: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n");
-	usage(stderr);
-	return 2;
+	return bench_bad_option("walk", usage, fmt, arg);
 }
 
 /* Returns 0, 2 (usage error), or -1 after --help. */

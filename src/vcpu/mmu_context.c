@@ -11,11 +11,11 @@
  *     under every kernel (docs/HISTORY.md; DESIGN.md's table says
  *     otherwise and is wrong there);
  *   - an intercepted write is an exit, counted by reason;
- *   - a change of what the guest walk depends on resets the MMU context and
- *     unloads the vCPU's root, except a WP-only change under
- *     wp_change_keeps_roots (01b31714bd90), which only recomputes the guest
- *     walk's permissions; the next access loads a root for the new role,
- *     which finds the old one again only if someone still holds it.
+ *   - a change of the cpu role resets the MMU context: the vCPU lets its
+ *     root go and loads the root for its new role at once (as the next VM
+ *     entry would), which finds the old one again only if someone still
+ *     holds it; except a WP-only change under wp_change_keeps_roots
+ *     (01b31714bd90), which only recomputes the guest walk's permissions.
  *
  * In direct mode there is no virtualization: nothing exits, no root exists.
  */

@@ -65,6 +65,9 @@ struct replay_options {
 	unsigned int policy;      /* enum vmmu_policy */
 	uint32_t knobs_set, knobs;  /* overrides, VMMU_KNOB_* */
 	struct vmmu_stats *stats_out; /* filled at the end of the run if set */
+	/* Flush the vCPU's TLB before every access: what a trace that ignores
+	 * the caching rule prints is then the same in every mode (fuzzing). */
+	bool flush_before_access;
 };
 
 /*

@@ -19,6 +19,7 @@ struct replayer {
 	struct vmmu_vcpu *vcpus[TRACE_MAX_VCPUS];
 	struct vmmu_vcpu *cur;
 	struct replay_mem mem;
+	bool flush_before_access;
 	FILE *out, *err;
 };
 
@@ -67,6 +68,8 @@ static int guest_access(struct replayer *r, const struct trace_cmd *c)
 	struct vmmu_result res;
 	int ret;
 
+	if (r->flush_before_access)
+		vmmu_vcpu_flush(r->cur);
 	switch (c->op) {
 	case OP_WRITE:
 		for (unsigned int i = 0; i < c->size; i++)
@@ -174,6 +177,7 @@ int trace_replay(const struct trace *t, const struct replay_options *opt, FILE *
 	r->t = t;
 	r->out = out;
 	r->err = err;
+	r->flush_before_access = opt && opt->flush_before_access;
 	ret = vmmu_vm_create(&cfg, &r->vm);
 	if (ret) {
 		fprintf(err, "%s: cannot create VM: %s\n", t->name, vmmu_strerror(ret));

@@ -98,7 +98,7 @@ struct guest_mem {
 /* Per-window figures, summed over the -n windows of a kind. */
 struct delta {
 	uint64_t exits, resets, root_loads, roots_alloc, roots_freed;
-	int64_t pt_built;                   /* pt_pages delta + pt_pages_freed delta */
+	int64_t pt_built;                   /* pt_pages_allocated delta */
 	uint64_t pt_freed, pf_taken, pf_fixed, tlb_flush, tlb_miss;
 	double ns;
 };
@@ -464,8 +464,7 @@ static void add_delta(struct delta *d, const struct vmmu_stats *a, const struct 
 	d->roots_alloc += b->roots_allocated - a->roots_allocated;
 	d->roots_freed += b->roots_freed - a->roots_freed;
 	d->pt_freed += b->pt_pages_freed - a->pt_pages_freed;
-	d->pt_built += (int64_t)(b->pt_pages - a->pt_pages) +
-		       (int64_t)(b->pt_pages_freed - a->pt_pages_freed);
+	d->pt_built += (int64_t)(b->pt_pages_allocated - a->pt_pages_allocated);
 	d->pf_taken += b->pf_taken - a->pf_taken;
 	d->pf_fixed += b->pf_fixed - a->pf_fixed;
 	d->tlb_flush += b->tlb_flush - a->tlb_flush;
@@ -672,7 +671,7 @@ static void print_legend(const struct toggle_opts *o)
 	       "(wp: one CR0.WP write + a touch; smm: SMI, touch, RSM, touch),\n"
 	       "toggle window minus the baseline's same touches: exits (CR/SMI/RSM), resets "
 	       "(MMU context), loads (root loads), r+/r- (roots built/torn down),\n"
-	       "pt_built (page-table pages allocated: pt_pages + pt_pages_freed deltas), "
+	       "pt_built (page-table pages allocated: the pt_pages_allocated counter), "
 	       "refaulted (pf_fixed), flush (tlb_flush); raw_ns, base_ns, net_ns = raw - base\n",
 	       o->tdp_format == VMMU_TDP_NPT ? "NPT" : "EPT", o->toggles);
 }

@@ -338,6 +338,7 @@ struct vmmu_stats {
 	uint64_t root_loads;      /* roots a vCPU loaded (each flushes its TLB context) */
 	uint64_t roots_allocated; /* roots built (VM-wide) */
 	uint64_t roots_freed;     /* roots torn down (VM-wide) */
+	uint64_t pt_pages_allocated; /* page-table pages linked into trees, roots included */
 };
 
 /* Name of the counter at @index of struct vmmu_stats (0: accesses), as

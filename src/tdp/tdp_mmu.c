@@ -156,6 +156,7 @@ enum tdp_map_result tdp_mmu_map(struct tdp_mmu *mmu, struct tdp_page_cache *cach
 			tdp_page_free_unused(&mmu->pool, child);
 			break;
 		}
+		TDP_STAT_ADD(mmu, pt_pages_allocated, 1);
 	}
 out:
 	tdp_mmu_unlock(mmu);
@@ -424,6 +425,7 @@ struct tdp_page *tdp_mmu_get_root(struct tdp_mmu *mmu, uint32_t role, unsigned i
 		root->root_next = mmu->roots;
 		mmu->roots = root;
 		TDP_STAT_ADD(mmu, roots_allocated, 1);
+		TDP_STAT_ADD(mmu, pt_pages_allocated, 1);
 	}
 	tdp_mmu_unlock(mmu);
 	tdp_cache_drain(&mmu->pool, &cache);

@@ -23,7 +23,8 @@
 #define TDP_STAT_FIELDS(X) \
 	X(pf_fixed) X(pf_spurious) X(pf_mmio_spte_created) X(pf_retry) \
 	X(pages_4k) X(spte_zapped) X(pt_pages_freed) X(remote_tlb_flush) \
-	X(sptes_write_protected) X(sptes_aged) X(roots_allocated) X(roots_freed)
+	X(sptes_write_protected) X(sptes_aged) X(roots_allocated) X(roots_freed) \
+	X(pt_pages_allocated)
 
 struct tdp_stats {
 #define TDP_STAT_DECLARE(name) uint64_t name;

@@ -398,7 +398,7 @@ static const char *const stat_names[] = {
 	"pf_taken", "pf_fixed", "pf_spurious", "pf_mmio_spte_created", "pf_fast", "mmio_exits",
 	"pages_4k", "spte_zapped", "pt_pages", "pt_pages_freed", "sptes_write_protected",
 	"sptes_aged", "exits_cr_access", "exits_msr_write", "exits_smi", "exits_rsm",
-	"context_resets", "root_loads", "roots_allocated", "roots_freed",
+	"context_resets", "root_loads", "roots_allocated", "roots_freed", "pt_pages_allocated",
 };
 
 _Static_assert(ARRAY_SIZE(stat_names) ==
@@ -442,6 +442,7 @@ int vmmu_vm_get_stats(struct vmmu_vm *vm, struct vmmu_stats *stats)
 		sum.sptes_aged = __atomic_load_n(&t->sptes_aged, __ATOMIC_RELAXED);
 		sum.roots_allocated = __atomic_load_n(&t->roots_allocated, __ATOMIC_RELAXED);
 		sum.roots_freed = __atomic_load_n(&t->roots_freed, __ATOMIC_RELAXED);
+		sum.pt_pages_allocated = __atomic_load_n(&t->pt_pages_allocated, __ATOMIC_RELAXED);
 	}
 	size = stats->size < sizeof(sum) ? stats->size : sizeof(sum);
 	sum.size = (uint32_t)size;

@@ -118,6 +118,12 @@ static void test_map_lookup(void **state)
 		assert_false(spte_is_shadow_present(lookup(f, 1, gfns[i], NULL)));
 	}
 	assert_int_equal(f->mmu.stats.pages_4k, ARRAY_SIZE(gfns));
+	/* Every table linked: the two roots, plus one table per distinct path
+	 * prefix of gfns[] (GFN bits 35:27, 26:18, 17:9): PDPTs for root
+	 * entries 0, 1, 255; PDs for (0,0) (0,1) (0,511) (1,0) (255,511);
+	 * PTs for (0,0,0) (0,0,1) (0,0,145) (0,0,511) (0,1,0) (0,511,511)
+	 * (1,0,0) (255,511,511): 2 + 3 + 5 + 8. */
+	assert_int_equal(f->mmu.stats.pt_pages_allocated, 18);
 	/* Mapping the same leaf again is spurious. */
 	assert_int_equal(map(f, 0, gfns[3], host_page(f, 3), true), TDP_MAP_SPURIOUS);
 	/* A read-only slot's leaf refuses writes, allows reads. */

@@ -115,6 +115,14 @@ VMMU_API void vmmu_vm_destroy(struct vmmu_vm *vm);
  */
 VMMU_API int vmmu_vm_zap(struct vmmu_vm *vm, vmmu_gpa_t gpa, uint64_t size);
 
+/*
+ * Host event: drops every mapping of every address space at once (KVM's
+ * fast zap of everything, kvm_mmu_zap_all_fast): every root becomes
+ * obsolete, vCPUs load new ones at their next access, and the old trees are
+ * torn down once nobody holds them.  Never changes what the guest sees.
+ */
+VMMU_API int vmmu_vm_zap_all(struct vmmu_vm *vm);
+
 /* Does the deferred work the library does not do in threads of its own:
  * frees page tables whose grace period has passed.  Not in guest mode. */
 VMMU_API int vmmu_vm_poll(struct vmmu_vm *vm);

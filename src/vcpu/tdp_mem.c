@@ -180,6 +180,13 @@ static void *tdp_mem_map(struct pt_mem *mem, gpa_t gpa, bool write)
 		unsigned int level;
 		uint8_t *host;
 
+		/* Made obsolete since this access began (a zap of everything):
+		 * faults refuse it, so load the root of the day, as the vCPU
+		 * would on its next entry. */
+		if (tm->root && __atomic_load_n(&tm->root->invalid, __ATOMIC_ACQUIRE)) {
+			vcpu_mmu_unload(v);
+			vcpu_mmu_load(v);
+		}
 		if (!tm->root)
 			return NULL;      /* no memory for a root: logged */
 		spte = tdp_mmu_lookup(mmu, tm->root, gfn, &sptep, &level);

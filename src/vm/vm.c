@@ -214,6 +214,19 @@ int vmmu_vm_zap(struct vmmu_vm *vm, vmmu_gpa_t gpa, uint64_t size)
 	return 0;
 }
 
+int vmmu_vm_zap_all(struct vmmu_vm *vm)
+{
+	if (!vm)
+		return -EINVAL;
+	if (vm_rcu_read_ongoing())
+		return -EDEADLK;
+	/* Roots first (no new fill can use them), then the TLBs. */
+	if (vm->tdp)
+		tdp_mmu_invalidate_all_roots(vm->tdp);
+	vm_tlb_flush_all(vm);
+	return 0;
+}
+
 int vmmu_vm_poll(struct vmmu_vm *vm)
 {
 	if (!vm)

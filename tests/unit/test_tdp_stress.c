@@ -129,7 +129,11 @@ static void run(const struct vmmu_vm_config *cfg)
 	do {
 		uint64_t r = next_rng(&rng);
 
-		switch (r % 4) {
+		switch (r % 5) {
+		case 4:
+			/* Every root obsolete: vCPUs load new ones mid-run. */
+			assert_int_equal(vmmu_vm_zap_all(s.vm), 0);
+			break;
 		case 0:
 			assert_int_equal(vmmu_vm_zap(s.vm, (r >> 8) % (MEM_SIZE >> 12) << 12,
 						     (1 + (r >> 40) % 64) << 12), 0);

@@ -8,9 +8,9 @@ const struct memslot *vcpu_find_slot(struct vmmu_vcpu *v, gfn_t gfn)
 	const struct memslot_set *set;
 	const struct memslot *slot;
 
-	vcpu_pt_mem(v);          /* drops a cache of another generation */
 	set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
-	/* Lookups cluster: try the slot that served the last one. */
+	/* Lookups cluster: try the slot that served the last one.  The index
+	 * is only a hint, checked against the current set on every use. */
 	if (pm->cached_index < set->nr && memslot_contains(&set->slots[pm->cached_index], gfn))
 		return &set->slots[pm->cached_index];
 	slot = memslot_find(set, gfn);

@@ -26,15 +26,15 @@ struct vcpu_regs {
 
 /*
  * Guest page-table memory over the memslots of the vCPU's address space.
- * Its window (a whole memslot) and its one-slot lookup cache belong to one
- * memslot set, named by its generation: vcpu_pt_mem() drops both when the
- * set of the current address space is another one.
+ * Its window (a whole memslot) belongs to one memslot set, named by its
+ * generation: vcpu_pt_mem() drops it when the set of the current address
+ * space is another one.  The lookup hint needs no such care.
  */
 struct vcpu_pt_mem {
 	struct pt_mem ops;
 	struct vmmu_vcpu *vcpu;
 	uint64_t generation;
-	unsigned int cached_index;   /* in the set of that generation */
+	unsigned int cached_index;   /* a hint: the slot of the last lookup */
 };
 
 /* The last guest pages the TDP walk translated (the pages of a guest walk's
@@ -144,7 +144,6 @@ static inline struct pt_mem *vcpu_pt_mem(struct vmmu_vcpu *v)
 
 	if (__builtin_expect(set->generation != v->pt_mem.generation, 0)) {
 		v->pt_mem.generation = set->generation;
-		v->pt_mem.cached_index = 0;
 		v->pt_mem.ops.window_size = 0;
 	}
 	return &v->pt_mem.ops;

@@ -47,6 +47,8 @@ struct vmmu_vcpu;
 #define VMMU_CAP_PKS          (1ull << 3)  /* CR4.PKS, PKRS */
 #define VMMU_CAP_PCID         (1ull << 4)
 #define VMMU_CAP_SMM          (1ull << 5)  /* two address spaces */
+#define VMMU_CAP_MMU_TDP      (1ull << 6)  /* --mmu=tdp, EPT and NPT formats */
+#define VMMU_CAP_MMU_TDP_LEGACY (1ull << 7) /* --mmu=tdp-legacy */
 
 VMMU_API uint64_t vmmu_capabilities(void);
 VMMU_API const char *vmmu_version(void);
@@ -58,6 +60,8 @@ VMMU_API const char *vmmu_strerror(int err);
 enum vmmu_mmu_mode {
 	VMMU_MMU_DIRECT = 0,  /* walk guest tables over guest memory directly */
 	VMMU_MMU_TDP = 1,     /* two-dimensional paging: the TDP MMU */
+	VMMU_MMU_TDP_LEGACY = 2, /* two-dimensional paging: the legacy MMU's direct
+				  * shadow pages under one lock (KVM's tdp_mmu=0) */
 };
 
 enum vmmu_tdp_format {
@@ -75,11 +79,16 @@ struct vmmu_vm_config {
 	uint32_t max_vcpus;       /* 0 means 1024 */
 	vmmu_log_fn log;          /* may be NULL */
 	void *log_opaque;
-	uint32_t tdp_format;      /* enum vmmu_tdp_format, with VMMU_MMU_TDP */
+	uint32_t tdp_format;      /* enum vmmu_tdp_format, with either TDP MMU */
 	uint32_t tdp_ad_disabled; /* 1: EPT without accessed/dirty bits */
 	uint32_t policy;          /* enum vmmu_policy: the kernel whose MMU to behave as */
 	uint32_t knobs_set;       /* VMMU_KNOB_* bits that override the policy ... */
 	uint32_t knobs;           /* ... with these values */
+	uint32_t reserved;
+	/* VMMU_MMU_TDP_LEGACY: bytes of page tables beyond which the oldest
+	 * pages no vCPU uses as a root are reclaimed (KVM's n_max_mmu_pages);
+	 * 0: 1/64 of the memory of address space 0, at least 1 MiB. */
+	uint64_t pt_mem_limit;
 };
 
 /*
@@ -347,6 +356,10 @@ struct vmmu_stats {
 	uint64_t roots_allocated; /* roots built (VM-wide) */
 	uint64_t roots_freed;     /* roots torn down (VM-wide) */
 	uint64_t pt_pages_allocated; /* page-table pages linked into trees, roots included */
+	/* The legacy MMU's shadow pages (VMMU_MMU_TDP_LEGACY): */
+	uint64_t mmu_cache_miss;  /* pages built because the hash had none */
+	uint64_t mmu_shadow_zapped; /* pages zapped (host events, reclaim) */
+	uint64_t mmu_recycled;    /* pages reclaimed under the page-table cap */
 };
 
 /* Name of the counter at @index of struct vmmu_stats (0: accesses), as

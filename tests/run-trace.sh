@@ -2,7 +2,10 @@
 # Replays one trace under each MMU mode given and compares with its .expected.
 # Usage: run-trace.sh VMMU TRACE MODE...
 # MODE: direct, tdp-ept, tdp-ept-noad (EPT without A/D bits), tdp-npt, and
-# tdp-ept-5.10, tdp-ept-6.1, tdp-npt-5.10 (the older kernels' policies).
+# tdp-ept-5.10, tdp-ept-6.1, tdp-npt-5.10 (the older kernels' policies);
+# the legacy MMU: legacy-ept, legacy-ept-noad, legacy-npt, legacy-ept-5.10,
+# legacy-ept-6.1, legacy-npt-5.10, and legacy-ept-5.10-cap (its smallest
+# page-table cap, 16K: pages are reclaimed all the time).
 # .expected: `#` comments and trailing blanks stripped, blank lines ignored.
 # A line `error N` instead means: exit status 2, and stderr starts with
 # "TRACE:N:".
@@ -24,6 +27,13 @@ for mode in "$@"; do
 	tdp-ept-5.10) flags="--mmu=tdp --tdp=ept --policy=5.10" ;;
 	tdp-ept-6.1) flags="--mmu=tdp --tdp=ept --policy=6.1" ;;
 	tdp-npt-5.10) flags="--mmu=tdp --tdp=npt --policy=5.10" ;;
+	legacy-ept) flags="--mmu=tdp-legacy --tdp=ept" ;;
+	legacy-ept-noad) flags="--mmu=tdp-legacy --tdp=ept --tdp-ad=off" ;;
+	legacy-npt) flags="--mmu=tdp-legacy --tdp=npt" ;;
+	legacy-ept-5.10) flags="--mmu=tdp-legacy --tdp=ept --policy=5.10" ;;
+	legacy-ept-6.1) flags="--mmu=tdp-legacy --tdp=ept --policy=6.1" ;;
+	legacy-npt-5.10) flags="--mmu=tdp-legacy --tdp=npt --policy=5.10" ;;
+	legacy-ept-5.10-cap) flags="--mmu=tdp-legacy --tdp=ept --policy=5.10 --pt-mem-limit=16K" ;;
 	*) echo "unknown mode $mode"; exit 1 ;;
 	esac
 	# shellcheck disable=SC2086

@@ -19,5 +19,7 @@ char *read_file(const char *path, size_t *len);
  * with a message on stderr. */
 int parse_policy(const char *arg, unsigned int *policy);
 int parse_knob(const char *arg, uint32_t *set, uint32_t *values);
+/* --mmu=direct|tdp|tdp-legacy (enum vmmu_mmu_mode). */
+int parse_mmu(const char *arg, unsigned int *mmu);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "commands.h"
 #include "trace.h"
 #include "vmmu.h"
@@ -50,6 +51,22 @@ char *read_file(const char *path, size_t *len)
 		fclose(f);
 	*len = n;
 	return buf;
+}
+
+int parse_mmu(const char *arg, unsigned int *mmu)
+{
+	static const struct { const char *name; unsigned int mmu; } modes[] = {
+		{ "direct", VMMU_MMU_DIRECT }, { "tdp", VMMU_MMU_TDP },
+		{ "tdp-legacy", VMMU_MMU_TDP_LEGACY },
+	};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (!strcmp(arg, modes[i].name)) {
+			*mmu = modes[i].mmu;
+			return 0;
+		}
+	fprintf(stderr, "vmmu: MMU mode '%s' is not available (direct, tdp, tdp-legacy)\n", arg);
+	return -1;
 }
 
 /* --policy: a kernel's MMU behaviour; before = 5.10, after = 6.4. */
@@ -116,13 +133,14 @@ int cmd_replay(int argc, char **argv)
 		{ "policy", required_argument, NULL, 'p' },
 		{ "knob", required_argument, NULL, 'k' },
 		{ "stats", optional_argument, NULL, 's' },
+		{ "pt-mem-limit", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static const char usage[] =
-		"usage: vmmu replay [--mmu=direct|tdp] [--tdp=ept|npt] [--tdp-ad=on|off]\n"
+		"usage: vmmu replay [--mmu=direct|tdp|tdp-legacy] [--tdp=ept|npt] [--tdp-ad=on|off]\n"
 		"                   [--policy=5.10|6.1|6.4|before|after] [--knob NAME=0|1 ...]\n"
-		"                   [--stats[=text|json]] TRACE\n";
+		"                   [--pt-mem-limit=BYTES] [--stats[=text|json]] TRACE\n";
 	struct replay_options ro = { 0 };
 	enum { STATS_NONE, STATS_TEXT, STATS_JSON } stats = STATS_NONE;
 	struct vmmu_stats st = { .size = sizeof(st) };
@@ -136,13 +154,13 @@ int cmd_replay(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (!strcmp(optarg, "direct"))
-				ro.mmu = VMMU_MMU_DIRECT;
-			else if (!strcmp(optarg, "tdp"))
-				ro.mmu = VMMU_MMU_TDP;
-			else {
-				fprintf(stderr, "vmmu replay: MMU mode '%s' is not available "
-					"(this build has: direct, tdp)\n", optarg);
+			if (parse_mmu(optarg, &ro.mmu))
+				return 2;
+			break;
+		case 'l':
+			if (bench_parse_size(optarg, &ro.pt_mem_limit) || !ro.pt_mem_limit) {
+				fprintf(stderr, "vmmu replay: --pt-mem-limit takes a size in bytes "
+					"(K, M, G suffixes), not '%s'\n", optarg);
 				return 2;
 			}
 			break;
@@ -192,8 +210,16 @@ int cmd_replay(int argc, char **argv)
 		fprintf(stderr, "%s", usage);
 		return 2;
 	}
-	if (tdp_given && ro.mmu != VMMU_MMU_TDP) {
-		fprintf(stderr, "vmmu replay: --tdp and --tdp-ad need --mmu=tdp\n");
+	if (tdp_given && ro.mmu == VMMU_MMU_DIRECT) {
+		fprintf(stderr, "vmmu replay: --tdp and --tdp-ad need --mmu=tdp or tdp-legacy\n");
+		return 2;
+	}
+	if (ro.pt_mem_limit && ro.mmu != VMMU_MMU_TDP_LEGACY) {
+		fprintf(stderr, "vmmu replay: --pt-mem-limit needs --mmu=tdp-legacy\n");
+		return 2;
+	}
+	if (ro.pt_mem_limit && (ro.pt_mem_limit % 4096 || ro.pt_mem_limit < 16384)) {
+		fprintf(stderr, "vmmu replay: --pt-mem-limit must be whole 4K pages, at least 16K\n");
 		return 2;
 	}
 	if (ro.tdp_ad_disabled && ro.tdp_format != VMMU_TDP_EPT) {

@@ -64,6 +64,7 @@ struct replay_options {
 	bool tdp_ad_disabled;
 	unsigned int policy;      /* enum vmmu_policy */
 	uint32_t knobs_set, knobs;  /* overrides, VMMU_KNOB_* */
+	uint64_t pt_mem_limit;      /* the legacy MMU's cap in bytes; 0: default */
 	struct vmmu_stats *stats_out; /* filled at the end of the run if set */
 	/* Flush the vCPU's TLB before every access: what a trace that ignores
 	 * the caching rule prints is then the same in every mode (fuzzing). */

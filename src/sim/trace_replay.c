@@ -166,6 +166,7 @@ int trace_replay(const struct trace *t, const struct replay_options *opt, FILE *
 		.policy = opt ? opt->policy : 0,
 		.knobs_set = opt ? opt->knobs_set : 0,
 		.knobs = opt ? opt->knobs : 0,
+		.pt_mem_limit = opt ? opt->pt_mem_limit : 0,
 	};
 	struct replayer *r = calloc(1, sizeof(*r));
 	int ret = 0;

@@ -356,6 +356,14 @@ uint64_t spte_clear_dirty(const struct spte_config *cfg, uint64_t spte);
  * already tracked SPTE is returned unchanged. */
 uint64_t spte_mark_access_tracked(const struct spte_config *cfg, uint64_t spte);
 
+/* Aging: clear A, or without A/D bits revoke access until the next fault. */
+static inline uint64_t spte_make_old(const struct spte_config *cfg, uint64_t spte)
+{
+	if (cfg->ad_enabled)
+		return spte & ~cfg->accessed_mask;
+	return spte_mark_access_tracked(cfg, spte);
+}
+
 /* Undoes spte_mark_access_tracked() (without A/D: R and X come back, W
  * does not); an SPTE that is not access-tracked is returned unchanged. */
 uint64_t spte_restore_access_tracked(const struct spte_config *cfg, uint64_t spte);

@@ -18,14 +18,12 @@ int tdp_mmu_init(struct tdp_mmu *mmu, enum spte_format format, bool ad_enabled,
 	int ret;
 
 	memset(mmu, 0, sizeof(*mmu));
-	spte_config_init(&mmu->spte, format, ad_enabled);
-	/* GPAs above 2^48 need a fifth level, as 5-level EPT/NPT provide. */
-	mmu->root_level = maxphyaddr > 48 ? 5 : 4;
-	ret = tdp_pool_init(&mmu->pool);
+	mmu_core_init(&mmu->core, MMU_KIND_TDP, format, ad_enabled, maxphyaddr);
+	ret = tdp_pool_init(&mmu->core.pool);
 	if (ret)
 		return ret;
 	if (pthread_rwlock_init(&mmu->lock, NULL)) {
-		tdp_pool_destroy(&mmu->pool);
+		tdp_pool_destroy(&mmu->core.pool);
 		return -ENOMEM;
 	}
 	return 0;
@@ -43,9 +41,9 @@ void tdp_mmu_destroy(struct tdp_mmu *mmu)
 		tear_down_root(mmu, root);
 	}
 	tdp_mmu_reap_dead_roots(mmu);
-	tdp_pool_reclaim(&mmu->pool);
+	tdp_pool_reclaim(&mmu->core.pool);
 	pthread_rwlock_destroy(&mmu->lock);
-	tdp_pool_destroy(&mmu->pool);
+	tdp_pool_destroy(&mmu->core.pool);
 }
 
 static void tdp_mmu_lock(struct tdp_mmu *mmu)
@@ -96,7 +94,7 @@ static void handle_removed_table(struct tdp_mmu *mmu, uint64_t *spt, unsigned in
 		handle_changed_spte(mmu, old, SPTE_FROZEN, level);
 	}
 	TDP_STAT_ADD(mmu, pt_pages_freed, 1);
-	tdp_page_free_deferred(&mmu->pool, tdp_page_of(spt));
+	tdp_page_free_deferred(&mmu->core.pool, tdp_page_of(spt));
 }
 
 /*
@@ -125,13 +123,13 @@ enum tdp_map_result tdp_mmu_map(struct tdp_mmu *mmu, struct tdp_page_cache *cach
 	struct tdp_iter iter;
 
 	tdp_mmu_lock(mmu);
-	if (leaf->slots_generation != mmu->slots_generation[as_id] || root->invalid)
+	if (leaf->slots_generation != mmu->core.slots_generation[as_id] || root->invalid)
 		goto out;                  /* the memslots or the roots changed meanwhile */
-	for_each_tdp_pte(iter, root->spt, mmu->root_level, gfn, gfn + 1) {
+	for_each_tdp_pte(iter, root->spt, mmu->core.root_level, gfn, gfn + 1) {
 		if (iter.old_spte == SPTE_FROZEN)
 			break;
 		if (iter.level == 1) {
-			uint64_t new = tdp_spte_make_leaf(&mmu->spte, gfn, leaf);
+			uint64_t new = mmu_make_leaf_spte(&mmu->core.spte, gfn, leaf);
 
 			if (iter.old_spte == new)
 				ret = TDP_MAP_SPURIOUS;
@@ -152,8 +150,8 @@ enum tdp_map_result tdp_mmu_map(struct tdp_mmu *mmu, struct tdp_page_cache *cach
 		child->gfn = iter.gfn;
 		child->level = (uint8_t)(iter.level - 1);
 		child->as_id = (uint8_t)as_id;
-		if (!tdp_set_spte_atomic(mmu, &iter, tdp_spte_make_nonleaf(&mmu->spte, child->spt))) {
-			tdp_page_free_unused(&mmu->pool, child);
+		if (!tdp_set_spte_atomic(mmu, &iter, tdp_spte_make_nonleaf(&mmu->core.spte, child->spt))) {
+			tdp_page_free_unused(&mmu->core.pool, child);
 			break;
 		}
 		TDP_STAT_ADD(mmu, pt_pages_allocated, 1);
@@ -191,11 +189,6 @@ static bool tdp_mmu_iter_cond_yield(struct tdp_mmu *mmu, struct tdp_iter *iter,
 	for ((root) = (mmu)->roots; (root); (root) = (root)->root_next)      \
 		if ((space) == MEM_NR_AS || (root)->as_id == (space))
 
-static void zap_generation_bump(struct tdp_mmu *mmu)
-{
-	__atomic_add_fetch(&mmu->zap_generation, 1, __ATOMIC_RELEASE);
-}
-
 /*
  * Replaces every SPTE of [start, end) in the trees of @as_id that @match
  * accepts with what @change makes of it, one compare-and-swap each (a lost
@@ -213,19 +206,19 @@ static uint64_t change_sptes(struct tdp_mmu *mmu, unsigned int as_id, gfn_t star
 	uint64_t changed = 0;
 
 	for_each_root_of(mmu, as_id, root) {
-		for_each_tdp_pte(iter, root->spt, mmu->root_level, start, end) {
+		for_each_tdp_pte(iter, root->spt, mmu->core.root_level, start, end) {
 			if (tdp_mmu_iter_cond_yield(mmu, &iter, &steps))
 				continue;
 retry:
-			if (!match(&mmu->spte, iter.old_spte, iter.level))
+			if (!match(&mmu->core.spte, iter.old_spte, iter.level))
 				continue;
-			if (!tdp_set_spte_atomic(mmu, &iter, change(&mmu->spte, iter.old_spte)))
+			if (!tdp_set_spte_atomic(mmu, &iter, change(&mmu->core.spte, iter.old_spte)))
 				goto retry;
 			changed++;
 		}
 	}
 	if (changed)
-		zap_generation_bump(mmu);
+		mmu_zap_generation_bump(&mmu->core);
 	return changed;
 }
 
@@ -271,7 +264,7 @@ uint64_t tdp_mmu_zap_range(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start,
 	tdp_mmu_lock(mmu);
 	zapped = zap_leaves(mmu, as_id, start, end);
 	tdp_mmu_unlock(mmu);
-	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->core.pool);
 	return zapped;
 }
 
@@ -288,17 +281,17 @@ uint64_t tdp_mmu_memslots_changed(struct tdp_mmu *mmu, unsigned int as_id,
 
 	tdp_mmu_lock(mmu);
 	for (unsigned int as = 0; as < MEM_NR_AS; as++)
-		if (mmu->slots_generation[as] > old)
-			old = mmu->slots_generation[as];
-	mmu->slots_generation[as_id] = generation;
+		if (mmu->core.slots_generation[as] > old)
+			old = mmu->core.slots_generation[as];
+	mmu->core.slots_generation[as_id] = generation;
 	/* MMIO SPTEs keep only the generation's low bits: when those wrap, a
 	 * stale one could look current again, so none may survive. */
-	if (spte_mmio_gen_wrapped(&mmu->spte, old, generation))
+	if (spte_mmio_gen_wrapped(&mmu->core.spte, old, generation))
 		zap_mmio_sptes(mmu);
 	if (start < end)
 		zapped = zap_leaves(mmu, as_id, start, end);
 	tdp_mmu_unlock(mmu);
-	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->core.pool);
 	return zapped;
 }
 
@@ -314,15 +307,15 @@ uint64_t tdp_mmu_zap_all(struct tdp_mmu *mmu)
 			uint64_t old = __atomic_exchange_n(&root->spt[i], 0, __ATOMIC_ACQ_REL);
 
 			if (old && old != SPTE_FROZEN) {
-				handle_changed_spte(mmu, old, 0, mmu->root_level);
+				handle_changed_spte(mmu, old, 0, mmu->core.root_level);
 				zapped++;
 			}
 		}
 	}
 	if (zapped)
-		zap_generation_bump(mmu);
+		mmu_zap_generation_bump(&mmu->core);
 	tdp_mmu_unlock(mmu);
-	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->core.pool);
 	return zapped;
 }
 
@@ -350,31 +343,9 @@ uint64_t tdp_mmu_age(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t
 	return young;
 }
 
-uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, struct tdp_page *root, gfn_t gfn,
-			uint64_t **sptep, unsigned int *level)
-{
-	uint64_t *spt = root->spt;
-
-	for (unsigned int l = mmu->root_level;; l--) {
-		uint64_t *p = &spt[tdp_spte_index(gfn, l)];
-		uint64_t spte = tdp_spte_read(p);
-
-		*sptep = p;
-		*level = l;
-		spt = tdp_spte_child_table(spte, l);
-		if (!spt || l == 1)
-			return spte;
-	}
-}
-
 uint64_t tdp_mmu_table_pages(struct tdp_mmu *mmu)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&mmu->pool.lock);
-	n = mmu->pool.allocated;
-	pthread_mutex_unlock(&mmu->pool.lock);
-	return n;
+	return tdp_pool_allocated(&mmu->core.pool);
 }
 
 /* ---- roots ------------------------------------------------------------ */
@@ -385,7 +356,7 @@ static void tear_down_root(struct tdp_mmu *mmu, struct tdp_page *root)
 {
 	handle_removed_table(mmu, root->spt, root->level);
 	TDP_STAT_ADD(mmu, roots_freed, 1);
-	zap_generation_bump(mmu);
+	mmu_zap_generation_bump(&mmu->core);
 }
 
 struct tdp_page *tdp_mmu_get_root(struct tdp_mmu *mmu, uint32_t role, unsigned int as_id)
@@ -404,7 +375,7 @@ struct tdp_page *tdp_mmu_get_root(struct tdp_mmu *mmu, uint32_t role, unsigned i
 
 	/* A new root: allocated outside the lock, then linked, unless another
 	 * thread linked one for the same role meanwhile. */
-	if (tdp_cache_topup(&mmu->pool, &cache, 1))
+	if (tdp_cache_topup(&mmu->core.pool, &cache, 1))
 		return NULL;
 	tdp_mmu_lock(mmu);
 	for (root = mmu->roots; root; root = root->root_next)
@@ -415,7 +386,7 @@ struct tdp_page *tdp_mmu_get_root(struct tdp_mmu *mmu, uint32_t role, unsigned i
 	} else {
 		root = tdp_cache_alloc(&cache);
 		root->root = true;
-		root->level = (uint8_t)mmu->root_level;
+		root->level = (uint8_t)mmu->core.root_level;
 		root->as_id = (uint8_t)as_id;
 		root->gfn = 0;
 		root->role = role;
@@ -428,7 +399,7 @@ struct tdp_page *tdp_mmu_get_root(struct tdp_mmu *mmu, uint32_t role, unsigned i
 		TDP_STAT_ADD(mmu, pt_pages_allocated, 1);
 	}
 	tdp_mmu_unlock(mmu);
-	tdp_cache_drain(&mmu->pool, &cache);
+	tdp_cache_drain(&mmu->core.pool, &cache);
 	return root;
 }
 
@@ -455,7 +426,7 @@ void tdp_mmu_put_root(struct tdp_mmu *mmu, struct tdp_page *root)
 	if (--root->refcount == 0)
 		root_dead(mmu, root);
 	tdp_mmu_unlock(mmu);
-	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->core.pool);
 }
 
 void tdp_mmu_invalidate_all_roots(struct tdp_mmu *mmu)
@@ -474,9 +445,9 @@ void tdp_mmu_invalidate_all_roots(struct tdp_mmu *mmu)
 				root_dead(mmu, root);
 		}
 	}
-	zap_generation_bump(mmu);
+	mmu_zap_generation_bump(&mmu->core);
 	tdp_mmu_unlock(mmu);
-	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->core.pool);
 }
 
 unsigned int tdp_mmu_reap_dead_roots(struct tdp_mmu *mmu)
@@ -503,6 +474,6 @@ unsigned int tdp_mmu_reap_dead_roots(struct tdp_mmu *mmu)
 	}
 	vm_rcu_read_unlock();
 	pthread_rwlock_unlock(&mmu->lock);
-	tdp_pool_reclaim_if_outside_rcu(&mmu->pool);
+	tdp_pool_reclaim_if_outside_rcu(&mmu->core.pool);
 	return n;
 }

@@ -18,24 +18,11 @@
 #include "mem/mem.h"
 #include "spte/spte.h"
 #include "tdp_page.h"
-
-/* VM-wide counters, KVM's names where KVM has them. */
-#define TDP_STAT_FIELDS(X) \
-	X(pf_fixed) X(pf_spurious) X(pf_mmio_spte_created) X(pf_retry) \
-	X(pages_4k) X(spte_zapped) X(pt_pages_freed) X(remote_tlb_flush) \
-	X(sptes_write_protected) X(sptes_aged) X(roots_allocated) X(roots_freed) \
-	X(pt_pages_allocated)
-
-struct tdp_stats {
-#define TDP_STAT_DECLARE(name) uint64_t name;
-	TDP_STAT_FIELDS(TDP_STAT_DECLARE)
-#undef TDP_STAT_DECLARE
-};
+#include "vm/mmu.h"
 
 struct tdp_mmu {
+	struct mmu_core core;            /* first: mmu.c converts */
 	pthread_rwlock_t lock;           /* the MMU lock */
-	struct spte_config spte;
-	struct tdp_page_pool pool;
 	/* Roots by (role, address space), under the MMU lock.  A vCPU holds a
 	 * reference on the root it uses; with hold_root_ref the MMU holds one
 	 * of its own until the root is invalidated (edbdb43fc96b).  A root
@@ -45,38 +32,13 @@ struct tdp_mmu {
 	struct tdp_page *dead_roots;     /* stored atomically: read as a hint unlocked */
 	bool hold_root_ref;
 	bool sync_root_teardown;
-	unsigned int root_level;         /* 4; 5 when MAXPHYADDR > 48 */
-	/* Bumped (release) after every change that removes or reduces a
-	 * mapping, before the TLBs are told: cached translations compare it. */
-	uint64_t zap_generation;
-	/* The memslot generation of each address space the MMU last heard of
-	 * (under the MMU lock): a fault that looked its slot up in another
-	 * generation retries, so no SPTE outlives its memslot. */
-	uint64_t slots_generation[MEM_NR_AS];
 	unsigned int lock_waiters;       /* threads blocked on the MMU lock */
 	unsigned int yield_every;        /* tests: yield every N steps (0: never) */
-	struct tdp_stats stats;          /* atomic adds */
 };
 
 int tdp_mmu_init(struct tdp_mmu *mmu, enum spte_format format, bool ad_enabled,
 		 unsigned int maxphyaddr);
 void tdp_mmu_destroy(struct tdp_mmu *mmu);
-
-/* Results of tdp_mmu_map(). */
-enum tdp_map_result {
-	TDP_MAP_FIXED,                   /* a leaf was installed */
-	TDP_MAP_SPURIOUS,                /* a suitable leaf was already there */
-	TDP_MAP_RETRY,                   /* lost a race: walk again */
-	TDP_MAP_NOMEM,                   /* the cache ran dry */
-};
-
-/* The leaf a fault installs for one 4K GFN. */
-struct tdp_leaf {
-	uint64_t slots_generation;       /* of the memslot set it was found in */
-	void *host_page;                 /* NULL: an MMIO SPTE */
-	unsigned int access;             /* ACC_* */
-	bool host_writable;
-};
 
 /*
  * A root for @role in address space @as_id, with a reference for the
@@ -112,13 +74,6 @@ uint64_t tdp_mmu_write_protect(struct tdp_mmu *mmu, unsigned int as_id, gfn_t st
 uint64_t tdp_mmu_age(struct tdp_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end);
 
 /*
- * The leaf SPTE mapping @gfn, for the vCPU's hardware walk: lockless, under
- * RCU.  Returns the SPTE (0 if none) and its level; *sptep points to it.
- */
-uint64_t tdp_mmu_lookup(struct tdp_mmu *mmu, struct tdp_page *root, gfn_t gfn,
-			uint64_t **sptep, unsigned int *level);
-
-/*
  * The memslots of @as_id changed to generation @generation; [start, end)
  * lost its memory (end == start: nothing did).  Zaps that range under the
  * same hold of the MMU lock that records the generation.
@@ -129,6 +84,6 @@ uint64_t tdp_mmu_memslots_changed(struct tdp_mmu *mmu, unsigned int as_id,
 /* Page-table pages currently in trees and caches. */
 uint64_t tdp_mmu_table_pages(struct tdp_mmu *mmu);
 
-#define TDP_STAT_ADD(mmu, name, n) __atomic_add_fetch(&(mmu)->stats.name, (n), __ATOMIC_RELAXED)
+#define TDP_STAT_ADD(mmu, name, n) MMU_STAT_ADD(&(mmu)->core, name, n)
 
 #endif

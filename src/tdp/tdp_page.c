@@ -135,6 +135,16 @@ bool tdp_pool_has_deferred(struct tdp_page_pool *pool)
 	return any;
 }
 
+uint64_t tdp_pool_allocated(struct tdp_page_pool *pool)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&pool->lock);
+	n = pool->allocated;
+	pthread_mutex_unlock(&pool->lock);
+	return n;
+}
+
 unsigned int tdp_pool_reclaim(struct tdp_page_pool *pool)
 {
 	struct tdp_page *list, *next;

@@ -32,6 +32,7 @@ struct tdp_page {
 	uint8_t as_id;
 	bool root;
 	struct tdp_page *next;    /* free list or deferred-free list */
+	void *owner;              /* the legacy MMU's shadow page of the table */
 	/* Roots only, under the MMU lock: */
 	bool invalid;             /* obsolete: no vCPU may load it again */
 	bool mmu_ref;             /* one of refcount is the MMU's own */
@@ -78,6 +79,8 @@ void tdp_page_free_deferred(struct tdp_page_pool *pool, struct tdp_page *page);
  * an RCU read-side critical section; returns how many were freed. */
 unsigned int tdp_pool_reclaim(struct tdp_page_pool *pool);
 bool tdp_pool_has_deferred(struct tdp_page_pool *pool);
+/* Tables handed out now (in trees, caches or waiting for a grace period). */
+uint64_t tdp_pool_allocated(struct tdp_page_pool *pool);
 /* Reclaims now unless the caller is inside an RCU read-side critical
  * section (a vCPU in guest mode): then the tables wait for the next
  * reclaim point (vmmu_vm_poll(), vCPU exit). */

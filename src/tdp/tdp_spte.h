@@ -24,16 +24,6 @@ static inline bool tdp_spte_is_mmio(const struct spte_config *cfg, uint64_t spte
 	return spte_is_mmio(cfg, spte);
 }
 
-/* The 4K leaf a fault installs: memory, or an MMIO SPTE. */
-static inline uint64_t tdp_spte_make_leaf(const struct spte_config *cfg, gfn_t gfn,
-					  const struct tdp_leaf *leaf)
-{
-	if (!leaf->host_page)
-		return spte_make_mmio(cfg, gfn, leaf->access, leaf->slots_generation);
-	return spte_make_leaf(cfg, leaf->host_page, SPTE_LEVEL_4K, leaf->access,
-			      leaf->host_writable, false);
-}
-
 static inline uint64_t tdp_spte_make_nonleaf(const struct spte_config *cfg, uint64_t *child)
 {
 	return spte_make_nonleaf(cfg, child);
@@ -55,12 +45,9 @@ static inline bool tdp_spte_is_young(const struct spte_config *cfg, uint64_t spt
 	return spte_is_accessed(cfg, spte);
 }
 
-/* Aging: clear A, or without A/D bits revoke access until the next fault. */
 static inline uint64_t tdp_spte_make_old(const struct spte_config *cfg, uint64_t spte)
 {
-	if (cfg->ad_enabled)
-		return spte & ~cfg->accessed_mask;
-	return spte_mark_access_tracked(cfg, spte);
+	return spte_make_old(cfg, spte);
 }
 
 #endif

@@ -19,7 +19,6 @@
  *
  * In direct mode there is no virtualization: nothing exits, no root exists.
  */
-#include "tdp/tdp_mmu.h"
 #include "vcpu.h"
 #include "vm/rcu.h"
 
@@ -38,15 +37,9 @@ static void reset_context(struct vmmu_vcpu *v)
 
 void vcpu_mmu_deferred_work(struct vmmu_vcpu *v)
 {
-	struct tdp_mmu *mmu = v->vm->tdp;
-
-	/* Two relaxed loads when there is nothing to do, as on most exits. */
-	if (!mmu || vm_rcu_read_ongoing())
-		return;
-	if (__atomic_load_n(&mmu->dead_roots, __ATOMIC_RELAXED))
-		tdp_mmu_reap_dead_roots(mmu);
-	if (__atomic_load_n(&mmu->pool.deferred, __ATOMIC_RELAXED))
-		tdp_pool_reclaim(&mmu->pool);
+	/* Relaxed loads when there is nothing to do, as on most exits. */
+	if (v->vm->mmu && !vm_rcu_read_ongoing())
+		mmu_deferred_work(v->vm->mmu, true);
 }
 
 /* Does a CR0 write that changes only WP exit? */
@@ -87,7 +80,7 @@ void vcpu_mmu_register_written(struct vmmu_vcpu *v, enum vmmu_reg reg, uint64_t 
 
 	/* KVM compares the new cpu role with the old one as one word. */
 	v->cpu_role = vcpu_calc_cpu_role(v);
-	if (!v->vm->tdp)
+	if (!v->vm->mmu)
 		return;
 	switch (reg) {
 	case VMMU_REG_CR0:

@@ -321,7 +321,7 @@ int vmmu_vcpu_set_state(struct vmmu_vcpu *v, const struct vmmu_vcpu_state *st)
 	/* A new state is a new context (KVM's set_sregs): the next access
 	 * loads the root for it. */
 	v->cpu_role = vcpu_calc_cpu_role(v);
-	if (v->vm->tdp)
+	if (v->vm->mmu)
 		vcpu_mmu_unload(v);
 	return 0;
 }

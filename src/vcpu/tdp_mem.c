@@ -18,7 +18,6 @@
 #include <sched.h>
 
 #include "role.h"
-#include "tdp/tdp_mmu.h"
 #include "vcpu.h"
 
 /* A fault that keeps losing races to other vCPUs gives up after this many
@@ -33,7 +32,7 @@
  */
 static union root_role vcpu_root_role(const struct vmmu_vcpu *v)
 {
-	const struct tdp_mmu *mmu = v->vm->tdp;
+	const struct mmu_core *mmu = v->vm->mmu;
 	union root_role role = { .word = 0 };
 
 	role.level = mmu->root_level;
@@ -64,7 +63,7 @@ void vcpu_mmu_unload(struct vmmu_vcpu *v)
 
 	if (!tm->root)
 		return;
-	tdp_mmu_put_root(v->vm->tdp, tm->root);
+	mmu_put_root(v->vm->mmu, tm->root);
 	tm->root = NULL;
 	tdp_mem_forget(tm);
 }
@@ -75,7 +74,7 @@ void vcpu_mmu_load(struct vmmu_vcpu *v)
 {
 	struct vcpu_tdp_mem *tm = &v->tdp_mem;
 
-	tm->root = tdp_mmu_get_root(v->vm->tdp, vcpu_root_role(v).word, vcpu_as_id(v));
+	tm->root = mmu_get_root(v->vm->mmu, &tm->caches, vcpu_root_role(v).word, vcpu_as_id(v));
 	if (!tm->root) {
 		vm_log(v->vm, VMMU_LOG_ERROR, "vCPU %u: no memory for a TDP root", v->id);
 		return;
@@ -91,11 +90,11 @@ void vcpu_tdp_mem_revalidate(struct vmmu_vcpu *v)
 	const struct memslot_set *set;
 
 	/* An obsolete root is dropped at the vCPU's next access. */
-	if (tm->root && __atomic_load_n(&tm->root->invalid, __ATOMIC_ACQUIRE))
+	if (tm->root && mmu_root_obsolete(tm->root))
 		vcpu_mmu_unload(v);
 	if (!tm->root)
 		vcpu_mmu_load(v);
-	gen = __atomic_load_n(&v->vm->tdp->zap_generation, __ATOMIC_ACQUIRE);
+	gen = __atomic_load_n(&v->vm->mmu->zap_generation, __ATOMIC_ACQUIRE);
 	set = guest_mem_slots(&v->vm->mem, vcpu_as_id(v));
 	if (gen != tm->zap_generation || set->generation != tm->slots_generation) {
 		tdp_mem_forget(tm);
@@ -107,7 +106,7 @@ void vcpu_tdp_mem_revalidate(struct vmmu_vcpu *v)
 /* Handles a TDP fault on @gfn: false when the access ends as an MMIO exit. */
 static bool tdp_fault(struct vmmu_vcpu *v, const struct memslot_set *set, gfn_t gfn, bool write)
 {
-	struct tdp_mmu *mmu = v->vm->tdp;
+	struct mmu_core *mmu = v->vm->mmu;
 	const struct memslot *slot = memslot_find(set, gfn);
 	struct tdp_leaf leaf = { .access = ACC_ALL, .slots_generation = set->generation };
 	enum tdp_map_result ret;
@@ -119,13 +118,13 @@ static bool tdp_fault(struct vmmu_vcpu *v, const struct memslot_set *set, gfn_t 
 		leaf.host_page = memslot_hva(slot, gfn_to_gpa(gfn));
 		leaf.host_writable = !(slot->flags & VMMU_MEMSLOT_READONLY);
 	}
-	if (tdp_cache_topup(&mmu->pool, &v->tdp_mem.cache, mmu->root_level - 1)) {
+	if (mmu_topup(mmu, &v->tdp_mem.caches)) {
 		vm_log(v->vm, VMMU_LOG_ERROR, "vCPU %u: no memory for TDP page tables", v->id);
 		return false;
 	}
 	if (!v->tdp_mem.root)
 		return false;
-	ret = tdp_mmu_map(mmu, &v->tdp_mem.cache, v->tdp_mem.root, gfn, &leaf);
+	ret = mmu_map(mmu, &v->tdp_mem.caches, v->tdp_mem.root, gfn, &leaf);
 	switch (ret) {
 	case TDP_MAP_FIXED:
 		if (slot)
@@ -157,7 +156,7 @@ static void *tdp_mem_map(struct pt_mem *mem, gpa_t gpa, bool write)
 {
 	struct vcpu_tdp_mem *tm = (struct vcpu_tdp_mem *)mem;
 	struct vmmu_vcpu *v = tm->vcpu;
-	struct tdp_mmu *mmu = v->vm->tdp;
+	struct mmu_core *mmu = v->vm->mmu;
 	const struct spte_config *cfg = &mmu->spte;
 	unsigned int acc = write ? ACC_WRITE : 0, as = vcpu_as_id(v);
 	gfn_t gfn = gpa_to_gfn(gpa);
@@ -183,13 +182,13 @@ static void *tdp_mem_map(struct pt_mem *mem, gpa_t gpa, bool write)
 		/* Made obsolete since this access began (a zap of everything):
 		 * faults refuse it, so load the root of the day, as the vCPU
 		 * would on its next entry. */
-		if (tm->root && __atomic_load_n(&tm->root->invalid, __ATOMIC_ACQUIRE)) {
+		if (tm->root && mmu_root_obsolete(tm->root)) {
 			vcpu_mmu_unload(v);
 			vcpu_mmu_load(v);
 		}
 		if (!tm->root)
 			return NULL;      /* no memory for a root: logged */
-		spte = tdp_mmu_lookup(mmu, tm->root, gfn, &sptep, &level);
+		spte = mmu_lookup(mmu, tm->root, gfn, &sptep, &level);
 		switch (spte_classify(cfg, spte, acc)) {
 		case SPTE_OK:
 			/* What the CPU's walk writes back: A, and D for a write. */
@@ -254,5 +253,5 @@ void vcpu_tdp_mem_init(struct vmmu_vcpu *v)
 void vcpu_tdp_mem_destroy(struct vmmu_vcpu *v)
 {
 	vcpu_mmu_unload(v);
-	tdp_cache_drain(&v->vm->tdp->pool, &v->tdp_mem.cache);
+	mmu_drain(v->vm->mmu, &v->tdp_mem.caches);
 }

@@ -33,7 +33,7 @@ int vmmu_vcpu_create(struct vmmu_vm *vm, uint32_t id, struct vmmu_vcpu **out)
 	}
 	pthread_mutex_init(&v->req.lock, NULL);
 	vcpu_pt_mem_init(v);
-	if (vm->tdp)
+	if (vm->mmu)
 		vcpu_tdp_mem_init(v);
 	vcpu_reset_regs(v);
 
@@ -69,7 +69,7 @@ void vmmu_vcpu_destroy(struct vmmu_vcpu *v)
 	pthread_mutex_unlock(&vm->vcpus_lock);
 	pthread_mutex_unlock(&vm->tlb_req_lock);
 	vcpu_thread_block_end();
-	if (vm->tdp)
+	if (vm->mmu)
 		vcpu_tdp_mem_destroy(v);
 	vcpu_free(v);
 }

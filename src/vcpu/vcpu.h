@@ -12,7 +12,7 @@
 #include "paging/paging.h"
 #include "tlb.h"
 #include "role.h"
-#include "tdp/tdp_page.h"
+#include "vm/mmu.h"
 #include "vm/stats.h"
 #include "vm/vm.h"
 
@@ -52,7 +52,7 @@ struct tdp_recent_page {
 struct vcpu_tdp_mem {
 	struct pt_mem ops;
 	struct vmmu_vcpu *vcpu;
-	struct tdp_page_cache cache;  /* tables for the next fault */
+	struct mmu_caches caches;     /* for the next fault or root */
 	struct tdp_page *root;        /* the root the vCPU holds; NULL: none loaded */
 	struct tdp_recent_page recent[TDP_RECENT_PAGES];
 	unsigned int recent_next;
@@ -136,7 +136,7 @@ static inline struct pt_mem *vcpu_pt_mem(struct vmmu_vcpu *v)
 {
 	const struct memslot_set *set;
 
-	if (v->vm->tdp) {
+	if (v->vm->mmu) {
 		vcpu_tdp_mem_revalidate(v);
 		return &v->tdp_mem.ops;
 	}

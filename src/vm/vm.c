@@ -5,14 +5,14 @@
 #include <string.h>
 
 #include "rcu.h"
-#include "tdp/tdp_mmu.h"
+#include "mmu.h"
 #include "vcpu/vcpu.h"
 #include "vm.h"
 
 uint64_t vmmu_capabilities(void)
 {
 	return VMMU_CAP_MMU_DIRECT | VMMU_CAP_LA57 | VMMU_CAP_PKU | VMMU_CAP_PKS |
-	       VMMU_CAP_PCID | VMMU_CAP_SMM;
+	       VMMU_CAP_PCID | VMMU_CAP_SMM | VMMU_CAP_MMU_TDP | VMMU_CAP_MMU_TDP_LEGACY;
 }
 
 const char *vmmu_version(void)
@@ -74,13 +74,19 @@ static int config_normalise(const struct vmmu_vm_config *in, struct vmmu_vm_conf
 	memset(out, 0, sizeof(*out));
 	memcpy(out, in, size);
 	out->size = sizeof(*out);
-	if (out->mmu != VMMU_MMU_DIRECT && out->mmu != VMMU_MMU_TDP)
+	if (out->mmu > VMMU_MMU_TDP_LEGACY)
 		return -EINVAL;
-	if (out->mmu == VMMU_MMU_TDP && out->tdp_format > VMMU_TDP_NPT)
+	if (out->mmu != VMMU_MMU_DIRECT && out->tdp_format > VMMU_TDP_NPT)
 		return -EINVAL;
 	/* NPT has no way to run without accessed and dirty bits. */
 	if (out->tdp_ad_disabled > 1 ||
-	    (out->tdp_ad_disabled && (out->mmu != VMMU_MMU_TDP || out->tdp_format != VMMU_TDP_EPT)))
+	    (out->tdp_ad_disabled && (out->mmu == VMMU_MMU_DIRECT ||
+				      out->tdp_format != VMMU_TDP_EPT)))
+		return -EINVAL;
+	/* The legacy MMU's cap: whole pages, enough for one fault's tables. */
+	if (out->pt_mem_limit && (out->mmu != VMMU_MMU_TDP_LEGACY ||
+				  out->pt_mem_limit & ~PAGE_MASK ||
+				  out->pt_mem_limit < VM_MIN_PT_MEM_LIMIT))
 		return -EINVAL;
 	if (!out->maxphyaddr)
 		out->maxphyaddr = VM_DEFAULT_MAXPHYADDR;
@@ -93,38 +99,6 @@ static int config_normalise(const struct vmmu_vm_config *in, struct vmmu_vm_conf
 		out->max_vcpus = 1024;
 	if (out->max_vcpus > VM_MAX_VCPUS_LIMIT)
 		return -EINVAL;
-	return 0;
-}
-
-/* Memslot changes reach the TDP MMU between publish and grace period. */
-static void vm_memslots_changed(void *opaque, unsigned int as_id, uint64_t generation,
-				gfn_t start, gfn_t end)
-{
-	struct vmmu_vm *vm = opaque;
-
-	tdp_mmu_memslots_changed(vm->tdp, as_id, generation, start, end);
-}
-
-static int vm_tdp_create(struct vmmu_vm *vm)
-{
-	int ret;
-
-	vm->tdp = calloc(1, sizeof(*vm->tdp));
-	if (!vm->tdp)
-		return -ENOMEM;
-	ret = tdp_mmu_init(vm->tdp, vm->cfg.tdp_format == VMMU_TDP_NPT ? SPTE_FORMAT_NPT :
-				    SPTE_FORMAT_EPT, !vm->cfg.tdp_ad_disabled, vm->cfg.maxphyaddr);
-	if (ret) {
-		free(vm->tdp);
-		vm->tdp = NULL;
-		return ret;
-	}
-	for (unsigned int as = 0; as < MEM_NR_AS; as++)
-		vm->tdp->slots_generation[as] = vm->mem.as[as]->generation;
-	vm->tdp->hold_root_ref = vm->knobs & VMMU_KNOB_TDP_MMU_HOLDS_ROOT_REF;
-	vm->tdp->sync_root_teardown = vm->knobs & VMMU_KNOB_SYNC_ROOT_TEARDOWN;
-	vm->mem.on_change = vm_memslots_changed;
-	vm->mem.on_change_opaque = vm;
 	return 0;
 }
 
@@ -152,8 +126,8 @@ int vmmu_vm_create(const struct vmmu_vm_config *cfg, struct vmmu_vm **out)
 	if (ret)
 		goto fail;
 	vm->knobs = (vmmu_policy_knobs(vm->cfg.policy) & ~vm->cfg.knobs_set) | vm->cfg.knobs;
-	if (vm->cfg.mmu == VMMU_MMU_TDP) {
-		ret = vm_tdp_create(vm);
+	if (vm->cfg.mmu != VMMU_MMU_DIRECT) {
+		ret = mmu_create(vm);
 		if (ret) {
 			guest_mem_destroy(&vm->mem);
 			goto fail;
@@ -183,10 +157,8 @@ void vmmu_vm_destroy(struct vmmu_vm *vm)
 			vm_log(vm, VMMU_LOG_WARN, "vCPU %u still exists at VM destruction", i);
 			vmmu_vcpu_destroy(vm->vcpus[i]);
 		}
-	if (vm->tdp) {
-		tdp_mmu_destroy(vm->tdp);
-		free(vm->tdp);
-	}
+	if (vm->mmu)
+		mmu_destroy(vm);
 	guest_mem_destroy(&vm->mem);
 	pthread_mutex_destroy(&vm->vcpus_lock);
 	pthread_mutex_destroy(&vm->tlb_req_lock);
@@ -207,9 +179,9 @@ int vmmu_vm_zap(struct vmmu_vm *vm, vmmu_gpa_t gpa, uint64_t size)
 		return -EDEADLK;
 	/* The SPTEs first (no new TLB fill can find them), then every
 	 * vCPU's cached translations of the range. */
-	if (vm->tdp)
-		tdp_mmu_zap_range(vm->tdp, MEM_NR_AS, gpa_to_gfn(gpa),
-				  gpa_to_gfn(gpa) + (size >> PAGE_SHIFT));
+	if (vm->mmu)
+		mmu_zap_range(vm->mmu, MEM_NR_AS, gpa_to_gfn(gpa),
+			      gpa_to_gfn(gpa) + (size >> PAGE_SHIFT));
 	vm_tlb_invalidate_gpa_range(vm, gpa, size);
 	return 0;
 }
@@ -221,8 +193,8 @@ int vmmu_vm_zap_all(struct vmmu_vm *vm)
 	if (vm_rcu_read_ongoing())
 		return -EDEADLK;
 	/* Roots first (no new fill can use them), then the TLBs. */
-	if (vm->tdp)
-		tdp_mmu_invalidate_all_roots(vm->tdp);
+	if (vm->mmu)
+		mmu_invalidate_all_roots(vm->mmu);
 	vm_tlb_flush_all(vm);
 	return 0;
 }
@@ -233,10 +205,8 @@ int vmmu_vm_poll(struct vmmu_vm *vm)
 		return -EINVAL;
 	if (vm_rcu_read_ongoing())
 		return -EDEADLK;
-	if (vm->tdp) {
-		tdp_mmu_reap_dead_roots(vm->tdp);
-		tdp_pool_reclaim(&vm->tdp->pool);
-	}
+	if (vm->mmu)
+		mmu_deferred_work(vm->mmu, false);
 	return 0;
 }
 
@@ -412,6 +382,7 @@ static const char *const stat_names[] = {
 	"pages_4k", "spte_zapped", "pt_pages", "pt_pages_freed", "sptes_write_protected",
 	"sptes_aged", "exits_cr_access", "exits_msr_write", "exits_smi", "exits_rsm",
 	"context_resets", "root_loads", "roots_allocated", "roots_freed", "pt_pages_allocated",
+	"mmu_cache_miss", "mmu_shadow_zapped", "mmu_recycled",
 };
 
 _Static_assert(ARRAY_SIZE(stat_names) ==
@@ -444,18 +415,21 @@ int vmmu_vm_get_stats(struct vmmu_vm *vm, struct vmmu_stats *stats)
 #undef STAT_SUM
 	}
 	pthread_mutex_unlock(&vm->vcpus_lock);
-	if (vm->tdp) {
-		const struct tdp_stats *t = &vm->tdp->stats;
+	if (vm->mmu) {
+		const struct mmu_stats *t = &vm->mmu->stats;
 
 		sum.pages_4k = __atomic_load_n(&t->pages_4k, __ATOMIC_RELAXED);
 		sum.spte_zapped = __atomic_load_n(&t->spte_zapped, __ATOMIC_RELAXED);
-		sum.pt_pages = tdp_mmu_table_pages(vm->tdp);
+		sum.pt_pages = mmu_table_pages(vm->mmu);
 		sum.pt_pages_freed = __atomic_load_n(&t->pt_pages_freed, __ATOMIC_RELAXED);
 		sum.sptes_write_protected = __atomic_load_n(&t->sptes_write_protected, __ATOMIC_RELAXED);
 		sum.sptes_aged = __atomic_load_n(&t->sptes_aged, __ATOMIC_RELAXED);
 		sum.roots_allocated = __atomic_load_n(&t->roots_allocated, __ATOMIC_RELAXED);
 		sum.roots_freed = __atomic_load_n(&t->roots_freed, __ATOMIC_RELAXED);
 		sum.pt_pages_allocated = __atomic_load_n(&t->pt_pages_allocated, __ATOMIC_RELAXED);
+		sum.mmu_cache_miss = __atomic_load_n(&t->mmu_cache_miss, __ATOMIC_RELAXED);
+		sum.mmu_shadow_zapped = __atomic_load_n(&t->mmu_shadow_zapped, __ATOMIC_RELAXED);
+		sum.mmu_recycled = __atomic_load_n(&t->mmu_recycled, __ATOMIC_RELAXED);
 	}
 	size = stats->size < sizeof(sum) ? stats->size : sizeof(sum);
 	sum.size = (uint32_t)size;

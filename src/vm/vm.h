@@ -11,13 +11,16 @@
 
 #define VM_MAX_VCPUS_LIMIT 4096
 #define VM_DEFAULT_MAXPHYADDR 46
+/* The smallest legacy-MMU cap: a 4-level root and one path under it (the
+ * cap can only be exceeded while every page is in use as a root). */
+#define VM_MIN_PT_MEM_LIMIT (4 * PAGE_SIZE)
 
-struct tdp_mmu;
+struct mmu_core;
 
 struct vmmu_vm {
 	struct vmmu_vm_config cfg;   /* normalised: maxphyaddr, max_vcpus set */
 	struct guest_mem mem;
-	struct tdp_mmu *tdp;         /* the TDP MMU; NULL in direct mode */
+	struct mmu_core *mmu;        /* the TDP or legacy MMU (mmu.h); NULL in direct mode */
 	uint32_t knobs;              /* VMMU_KNOB_*: the policy with overrides */
 	pthread_mutex_t vcpus_lock;  /* protects vcpus[] and retired */
 	struct vmmu_vcpu **vcpus;    /* indexed by vCPU id */

@@ -52,7 +52,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	tdp_cache_drain(&f->mmu.pool, &f->cache);
+	tdp_cache_drain(&f->mmu.core.pool, &f->cache);
 	for (unsigned int as = 0; as < MEM_NR_AS; as++)
 		if (f->root[as])
 			tdp_mmu_put_root(&f->mmu, f->root[as]);
@@ -72,9 +72,9 @@ static enum tdp_map_result map(struct fixture *f, unsigned int as, gfn_t gfn, vo
 			       bool writable)
 {
 	struct tdp_leaf leaf = { .host_page = host, .access = ACC_ALL, .host_writable = writable,
-				 .slots_generation = f->mmu.slots_generation[as] };
+				 .slots_generation = f->mmu.core.slots_generation[as] };
 
-	assert_int_equal(tdp_cache_topup(&f->mmu.pool, &f->cache, f->mmu.root_level), 0);
+	assert_int_equal(tdp_cache_topup(&f->mmu.core.pool, &f->cache, f->mmu.core.root_level), 0);
 	return tdp_mmu_map(&f->mmu, &f->cache, f->root[as], gfn, &leaf);
 }
 
@@ -85,7 +85,7 @@ static uint64_t lookup(struct fixture *f, unsigned int as, gfn_t gfn, unsigned i
 	unsigned int l;
 
 	vm_rcu_read_lock();
-	spte = tdp_mmu_lookup(&f->mmu, f->root[as], gfn, &sptep, &l);
+	spte = mmu_lookup(&f->mmu.core, f->root[as], gfn, &sptep, &l);
 	vm_rcu_read_unlock();
 	if (level)
 		*level = l;
@@ -113,23 +113,23 @@ static void test_map_lookup(void **state)
 		assert_int_equal(level, 1);
 		assert_true(spte_is_shadow_present(spte));
 		assert_ptr_equal(spte_host_addr(spte), host_page(f, i));
-		assert_true(spte_permits(&f->mmu.spte, spte, ACC_WRITE));
+		assert_true(spte_permits(&f->mmu.core.spte, spte, ACC_WRITE));
 		/* Address space 1 is another tree. */
 		assert_false(spte_is_shadow_present(lookup(f, 1, gfns[i], NULL)));
 	}
-	assert_int_equal(f->mmu.stats.pages_4k, ARRAY_SIZE(gfns));
+	assert_int_equal(f->mmu.core.stats.pages_4k, ARRAY_SIZE(gfns));
 	/* Every table linked: the two roots, plus one table per distinct path
 	 * prefix of gfns[] (GFN bits 35:27, 26:18, 17:9): PDPTs for root
 	 * entries 0, 1, 255; PDs for (0,0) (0,1) (0,511) (1,0) (255,511);
 	 * PTs for (0,0,0) (0,0,1) (0,0,145) (0,0,511) (0,1,0) (0,511,511)
 	 * (1,0,0) (255,511,511): 2 + 3 + 5 + 8. */
-	assert_int_equal(f->mmu.stats.pt_pages_allocated, 18);
+	assert_int_equal(f->mmu.core.stats.pt_pages_allocated, 18);
 	/* Mapping the same leaf again is spurious. */
 	assert_int_equal(map(f, 0, gfns[3], host_page(f, 3), true), TDP_MAP_SPURIOUS);
 	/* A read-only slot's leaf refuses writes, allows reads. */
 	assert_int_equal(map(f, 1, 7, host_page(f, 9), false), TDP_MAP_FIXED);
-	assert_false(spte_permits(&f->mmu.spte, lookup(f, 1, 7, NULL), ACC_WRITE));
-	assert_true(spte_permits(&f->mmu.spte, lookup(f, 1, 7, NULL), 0));
+	assert_false(spte_permits(&f->mmu.core.spte, lookup(f, 1, 7, NULL), ACC_WRITE));
+	assert_true(spte_permits(&f->mmu.core.spte, lookup(f, 1, 7, NULL), 0));
 }
 
 static void test_zap_range(void **state)
@@ -138,21 +138,21 @@ static void test_zap_range(void **state)
 
 	for (gfn_t g = 0; g < 2048; g++)
 		assert_int_equal(map(f, 0, g, host_page(f, (unsigned int)g), true), TDP_MAP_FIXED);
-	assert_int_equal(f->mmu.stats.pages_4k, 2048);
-	uint64_t gen = f->mmu.zap_generation;
+	assert_int_equal(f->mmu.core.stats.pages_4k, 2048);
+	uint64_t gen = f->mmu.core.zap_generation;
 
 	assert_int_equal(tdp_mmu_zap_range(&f->mmu, 0, 100, 1000), 900);
-	assert_true(f->mmu.zap_generation > gen);
+	assert_true(f->mmu.core.zap_generation > gen);
 	for (gfn_t g = 0; g < 2048; g++)
 		assert_int_equal(spte_is_shadow_present(lookup(f, 0, g, NULL)), g < 100 || g >= 1000);
 	/* Nothing left there: a second zap changes nothing. */
-	gen = f->mmu.zap_generation;
+	gen = f->mmu.core.zap_generation;
 	assert_int_equal(tdp_mmu_zap_range(&f->mmu, 0, 100, 1000), 0);
-	assert_int_equal(f->mmu.zap_generation, gen);
+	assert_int_equal(f->mmu.core.zap_generation, gen);
 	/* Every address space. */
 	assert_int_equal(map(f, 1, 50, host_page(f, 1), true), TDP_MAP_FIXED);
 	assert_int_equal(tdp_mmu_zap_range(&f->mmu, MEM_NR_AS, 0, 101), 101);
-	assert_int_equal(f->mmu.stats.pages_4k, 2048 - 900 - 100);
+	assert_int_equal(f->mmu.core.stats.pages_4k, 2048 - 900 - 100);
 }
 
 /* Zapping with a yield at every step still visits every SPTE once. */
@@ -183,8 +183,8 @@ static void test_zap_all_frees_tables(void **state)
 	assert_int_equal(tdp_mmu_zap_all(&f->mmu), 0);
 	for (unsigned int i = 0; i < ARRAY_SIZE(gfns); i++)
 		assert_false(spte_is_shadow_present(lookup(f, i & 1, gfns[i], NULL)));
-	assert_int_equal(f->mmu.stats.pages_4k, 0);
-	assert_true(f->mmu.stats.pt_pages_freed > 0);
+	assert_int_equal(f->mmu.core.stats.pages_4k, 0);
+	assert_true(f->mmu.core.stats.pt_pages_freed > 0);
 	/* Only the two roots and the test's cache remain. */
 	assert_int_equal(tdp_mmu_table_pages(&f->mmu), MEM_NR_AS + f->cache.nr);
 	/* The tree grows again after a zap_all. */
@@ -203,10 +203,10 @@ static void test_write_protect(void **state)
 	for (gfn_t g = 0; g < 64; g++) {
 		uint64_t spte = lookup(f, 0, g, NULL);
 
-		assert_int_equal(spte_permits(&f->mmu.spte, spte, ACC_WRITE), g >= 32);
-		assert_true(spte_permits(&f->mmu.spte, spte, 0));
+		assert_int_equal(spte_permits(&f->mmu.core.spte, spte, ACC_WRITE), g >= 32);
+		assert_true(spte_permits(&f->mmu.core.spte, spte, 0));
 		/* Dirty logging's fast path may give W back, except to 7. */
-		assert_int_equal(spte_mmu_writable(&f->mmu.spte, spte), g != 7);
+		assert_int_equal(spte_mmu_writable(&f->mmu.core.spte, spte), g != 7);
 	}
 	assert_int_equal(tdp_mmu_write_protect(&f->mmu, 0, 0, 32), 0);
 }
@@ -223,11 +223,11 @@ static void test_age(void **state)
 	uint64_t spte = lookup(f, 0, 3, NULL);
 
 	assert_true(spte_is_shadow_present(spte));
-	assert_false(spte_is_accessed(&f->mmu.spte, spte));
-	if (!f->mmu.spte.ad_enabled) {
+	assert_false(spte_is_accessed(&f->mmu.core.spte, spte));
+	if (!f->mmu.core.spte.ad_enabled) {
 		/* Without A/D bits an old SPTE refuses access until fixed. */
-		assert_false(spte_permits(&f->mmu.spte, spte, 0));
-		assert_int_equal(spte_classify(&f->mmu.spte, spte, 0), SPTE_FAULT_ACCESS_TRACKED);
+		assert_false(spte_permits(&f->mmu.core.spte, spte, 0));
+		assert_int_equal(spte_classify(&f->mmu.core.spte, spte, 0), SPTE_FAULT_ACCESS_TRACKED);
 	}
 }
 
@@ -238,19 +238,19 @@ static void test_mmio_sptes(void **state)
 	uint64_t spte;
 
 	/* A fault whose memslot lookup is older than the MMU's is retried. */
-	assert_int_equal(tdp_cache_topup(&f->mmu.pool, &f->cache, f->mmu.root_level), 0);
+	assert_int_equal(tdp_cache_topup(&f->mmu.core.pool, &f->cache, f->mmu.core.root_level), 0);
 	assert_int_equal(tdp_mmu_map(&f->mmu, &f->cache, f->root[0], 0x1234, &leaf), TDP_MAP_RETRY);
 	assert_int_equal(lookup(f, 0, 0x1234, NULL), 0);
-	f->mmu.slots_generation[0] = 42;
+	f->mmu.core.slots_generation[0] = 42;
 
-	assert_int_equal(tdp_cache_topup(&f->mmu.pool, &f->cache, f->mmu.root_level), 0);
+	assert_int_equal(tdp_cache_topup(&f->mmu.core.pool, &f->cache, f->mmu.core.root_level), 0);
 	assert_int_equal(tdp_mmu_map(&f->mmu, &f->cache, f->root[0], 0x1234, &leaf), TDP_MAP_FIXED);
 	spte = lookup(f, 0, 0x1234, NULL);
-	assert_true(spte_is_mmio(&f->mmu.spte, spte));
+	assert_true(spte_is_mmio(&f->mmu.core.spte, spte));
 	assert_false(spte_is_shadow_present(spte));
-	assert_int_equal(spte_mmio_gfn(&f->mmu.spte, spte), 0x1234);
-	assert_true(spte_mmio_generation_matches(&f->mmu.spte, spte, 42));
-	assert_false(spte_mmio_generation_matches(&f->mmu.spte, spte, 43));
+	assert_int_equal(spte_mmio_gfn(&f->mmu.core.spte, spte), 0x1234);
+	assert_true(spte_mmio_generation_matches(&f->mmu.core.spte, spte, 42));
+	assert_false(spte_mmio_generation_matches(&f->mmu.core.spte, spte, 43));
 	/* A memslot appears: the stale MMIO SPTE is replaced by memory. */
 	assert_int_equal(map(f, 0, 0x1234, host_page(f, 1), true), TDP_MAP_FIXED);
 	assert_true(spte_is_shadow_present(lookup(f, 0, 0x1234, NULL)));
@@ -266,7 +266,7 @@ static void test_five_levels(void **state)
 	struct fixture *f = *state;
 	gfn_t high = (1ull << 40) - 1;
 
-	assert_int_equal(f->mmu.root_level, 5);
+	assert_int_equal(f->mmu.core.root_level, 5);
 	assert_int_equal(map(f, 0, high, host_page(f, 2), true), TDP_MAP_FIXED);
 	assert_int_equal(map(f, 0, high & 0xfffffffff, host_page(f, 3), true), TDP_MAP_FIXED);
 	assert_ptr_equal(spte_host_addr(lookup(f, 0, high, NULL)), host_page(f, 2));
@@ -284,7 +284,7 @@ static void test_iterator_order(void **state)
 	for (unsigned int i = 0; i < ARRAY_SIZE(gfns); i++)
 		assert_int_equal(map(f, 0, gfns[i], host_page(f, i), true), TDP_MAP_FIXED);
 	vm_rcu_read_lock();
-	for_each_tdp_pte(iter, f->root[0]->spt, f->mmu.root_level, 0, ~0ull >> 28) {
+	for_each_tdp_pte(iter, f->root[0]->spt, f->mmu.core.root_level, 0, ~0ull >> 28) {
 		if (!spte_is_shadow_present(iter.old_spte) || !spte_is_leaf(iter.old_spte, iter.level))
 			continue;
 		assert_int_equal(iter.gfn, gfns[n]);
@@ -305,7 +305,7 @@ static void test_roots_by_role(void **state)
 	struct tdp_page *b = tdp_mmu_get_root(&f->mmu, 77, 0);
 	struct tdp_page *c = tdp_mmu_get_root(&f->mmu, 78, 0);
 	struct tdp_page *d = tdp_mmu_get_root(&f->mmu, 77, 1);
-	uint64_t allocated = f->mmu.stats.roots_allocated;
+	uint64_t allocated = f->mmu.core.stats.roots_allocated;
 
 	assert_ptr_equal(a, b);
 	assert_ptr_not_equal(a, c);
@@ -313,16 +313,16 @@ static void test_roots_by_role(void **state)
 	assert_int_equal(a->refcount, 2);
 	assert_int_equal(map(f, 0, 5, host_page(f, 1), true), TDP_MAP_FIXED);  /* root[0], not a */
 	tdp_mmu_put_root(&f->mmu, b);
-	assert_int_equal(f->mmu.stats.roots_freed, 0);
+	assert_int_equal(f->mmu.core.stats.roots_freed, 0);
 	tdp_mmu_put_root(&f->mmu, a);                  /* the last one: gone at once */
-	assert_int_equal(f->mmu.stats.roots_freed, 1);
+	assert_int_equal(f->mmu.core.stats.roots_freed, 1);
 	/* Asked for again, it is built anew. */
 	a = tdp_mmu_get_root(&f->mmu, 77, 0);
-	assert_int_equal(f->mmu.stats.roots_allocated, allocated + 1);
+	assert_int_equal(f->mmu.core.stats.roots_allocated, allocated + 1);
 	tdp_mmu_put_root(&f->mmu, a);
 	tdp_mmu_put_root(&f->mmu, c);
 	tdp_mmu_put_root(&f->mmu, d);
-	assert_int_equal(f->mmu.stats.roots_freed, 4);
+	assert_int_equal(f->mmu.core.stats.roots_freed, 4);
 }
 
 /* The MMU's own reference keeps a root with its SPTEs until invalidated;
@@ -338,7 +338,7 @@ static void test_root_lifetime_knobs(void **state)
 	f->mmu.sync_root_teardown = false;
 	r = tdp_mmu_get_root(&f->mmu, 99, 0);
 	assert_int_equal(r->refcount, 2);
-	assert_int_equal(tdp_cache_topup(&f->mmu.pool, &f->cache, f->mmu.root_level), 0);
+	assert_int_equal(tdp_cache_topup(&f->mmu.core.pool, &f->cache, f->mmu.core.root_level), 0);
 	assert_int_equal(tdp_mmu_map(&f->mmu, &f->cache, r, 42, &leaf), TDP_MAP_FIXED);
 	tdp_mmu_put_root(&f->mmu, r);                  /* the vCPU lets go ... */
 	assert_ptr_equal(tdp_mmu_get_root(&f->mmu, 99, 0), r);   /* ... it is still there */
@@ -346,7 +346,7 @@ static void test_root_lifetime_knobs(void **state)
 	unsigned int level;
 
 	vm_rcu_read_lock();
-	assert_true(spte_is_shadow_present(tdp_mmu_lookup(&f->mmu, r, 42, &sptep, &level)));
+	assert_true(spte_is_shadow_present(mmu_lookup(&f->mmu.core, r, 42, &sptep, &level)));
 	vm_rcu_read_unlock();
 	tdp_mmu_put_root(&f->mmu, r);
 	/* Invalidated: the MMU lets go; no one holds it: parked, then reaped. */

@@ -61,10 +61,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The TDP configuration: from a hash of the input. */
 	for (size_t i = 0; i < size; i++)
 		h = (h ^ data[i]) * 16777619u;
-	tdp.mmu = VMMU_MMU_TDP;
+	tdp.mmu = (h >> 4) & 1 ? VMMU_MMU_TDP_LEGACY : VMMU_MMU_TDP;
 	tdp.tdp_format = h & 1 ? VMMU_TDP_NPT : VMMU_TDP_EPT;
 	tdp.tdp_ad_disabled = tdp.tdp_format == VMMU_TDP_EPT && (h & 2);
 	tdp.policy = (h >> 2) % 3;
+	/* The legacy MMU's smallest cap half the time: reclaim on every fault. */
+	tdp.pt_mem_limit = tdp.mmu == VMMU_MMU_TDP_LEGACY && (h & 32) ? 16384 : 0;
 	a = replay(&t, &direct, &sa);
 	b = replay(&t, &tdp, &sb);
 	/* A host that runs out of memory may fail one run and not the other. */

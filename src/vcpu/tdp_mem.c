@@ -20,9 +20,16 @@
 #include "role.h"
 #include "vcpu.h"
 
-/* A fault that keeps losing races to other vCPUs gives up after this many
- * tries; the access then reports MMIO, and the log says so. */
-#define TDP_FAULT_TRIES 64
+/*
+ * A fault is retried until its leaf is there when the walk looks again; it
+ * can lose to other threads (a zap between its map and its walk, a memslot
+ * change, a legacy MMU reclaiming under its cap), never for long: after
+ * TDP_FAULT_SPINS tries it yields the CPU before each try.  Giving up is a
+ * safety net against an MMU bug, not a way out of contention: the access
+ * then reports MMIO, and the log says so.
+ */
+#define TDP_FAULT_SPINS 64
+#define TDP_FAULT_TRIES (1u << 20)
 
 /*
  * The root role of the vCPU's current state (KVM's
@@ -178,6 +185,9 @@ static void *tdp_mem_map(struct pt_mem *mem, gpa_t gpa, bool write)
 		uint64_t *sptep, spte, fixed;
 		unsigned int level;
 		uint8_t *host;
+
+		if (tries >= TDP_FAULT_SPINS)
+			sched_yield();
 
 		/* Made obsolete since this access began (a zap of everything):
 		 * faults refuse it, so load the root of the day, as the vCPU

@@ -30,6 +30,11 @@ static const struct replay_options modes[] = {
 	{ .mmu = VMMU_MMU_TDP, .tdp_format = VMMU_TDP_EPT },
 	{ .mmu = VMMU_MMU_TDP, .tdp_format = VMMU_TDP_EPT, .tdp_ad_disabled = true },
 	{ .mmu = VMMU_MMU_TDP, .tdp_format = VMMU_TDP_NPT },
+	{ .mmu = VMMU_MMU_TDP_LEGACY, .tdp_format = VMMU_TDP_EPT },
+	{ .mmu = VMMU_MMU_TDP_LEGACY, .tdp_format = VMMU_TDP_NPT, .policy = VMMU_POLICY_5_10 },
+	/* The smallest page-table cap: pages are reclaimed all the time. */
+	{ .mmu = VMMU_MMU_TDP_LEGACY, .tdp_format = VMMU_TDP_EPT, .tdp_ad_disabled = true,
+	  .pt_mem_limit = 16384 },
 };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

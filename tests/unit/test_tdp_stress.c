@@ -188,12 +188,32 @@ static void test_npt(void **state)
 				      .tdp_format = VMMU_TDP_NPT });
 }
 
+/* The legacy MMU: everything under its one lock, but the hardware walk,
+ * A/D and the fast fault still race with it. */
+static void test_legacy_ept(void **state)
+{
+	(void)state;
+	run(&(struct vmmu_vm_config){ .size = sizeof(struct vmmu_vm_config),
+				      .mmu = VMMU_MMU_TDP_LEGACY, .tdp_format = VMMU_TDP_EPT });
+}
+
+/* ... with its smallest cap, so faults reclaim pages other vCPUs walk. */
+static void test_legacy_npt_small_cap(void **state)
+{
+	(void)state;
+	run(&(struct vmmu_vm_config){ .size = sizeof(struct vmmu_vm_config),
+				      .mmu = VMMU_MMU_TDP_LEGACY, .tdp_format = VMMU_TDP_NPT,
+				      .pt_mem_limit = 16384 });
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ept),
 		cmocka_unit_test(test_ept_noad),
 		cmocka_unit_test(test_npt),
+		cmocka_unit_test(test_legacy_ept),
+		cmocka_unit_test(test_legacy_npt_small_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,11 +37,11 @@ static void guest_boot(struct vmmu_vcpu *v)
 	vmmu_vcpu_set_reg(v, VMMU_REG_CR0, CR0_WP);
 }
 
-static void guest_create(struct guest *g, unsigned int nr_vcpus, uint32_t format, uint32_t policy,
-			 uint32_t set, uint32_t knobs)
+static void guest_create_mmu(struct guest *g, uint32_t mmu, unsigned int nr_vcpus, uint32_t format,
+			     uint32_t policy, uint32_t set, uint32_t knobs)
 {
 	struct vmmu_vm_config cfg = {
-		.size = sizeof(cfg), .mmu = VMMU_MMU_TDP, .tdp_format = format,
+		.size = sizeof(cfg), .mmu = mmu, .tdp_format = format,
 		.policy = policy, .knobs_set = set, .knobs = knobs,
 	};
 	uint64_t *e;
@@ -65,6 +65,12 @@ static void guest_create(struct guest *g, unsigned int nr_vcpus, uint32_t format
 		assert_int_equal(vmmu_vcpu_create(g->vm, i, &g->vcpu[i]), 0);
 		guest_boot(g->vcpu[i]);
 	}
+}
+
+static void guest_create(struct guest *g, unsigned int nr_vcpus, uint32_t format, uint32_t policy,
+			 uint32_t set, uint32_t knobs)
+{
+	guest_create_mmu(g, VMMU_MMU_TDP, nr_vcpus, format, policy, set, knobs);
 }
 
 static void guest_destroy(struct guest *g)
@@ -110,6 +116,8 @@ static struct vmmu_stats toggle_cost(struct guest *g)
 	d.roots_allocated = b.roots_allocated - a.roots_allocated;
 	d.roots_freed = b.roots_freed - a.roots_freed;
 	d.pf_fixed = b.pf_fixed - a.pf_fixed;
+	d.root_loads = b.root_loads - a.root_loads;
+	d.pt_pages_allocated = b.pt_pages_allocated - a.pt_pages_allocated;
 	return d;
 }
 
@@ -287,6 +295,76 @@ static void test_smm_round_trip(void **state)
 	}
 }
 
+/*
+ * The legacy MMU under each preset: a root nobody holds stays in the hash,
+ * tree and all.  Under 5.10 the first WP=0 phase builds the second tree
+ * (WP is in the role); from then on a toggle costs the exits, the resets
+ * and the root loads (each a TLB flush), but no page and no fault; 6.1
+ * the same with one tree; 6.4 nothing at all.
+ */
+static void test_legacy_wp_toggle(void **state)
+{
+	static const uint32_t policies[] = { VMMU_POLICY_5_10, VMMU_POLICY_6_1, VMMU_POLICY_6_4 };
+	struct guest g;
+	struct vmmu_stats d;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		int exits = policies[i] != VMMU_POLICY_6_4;
+
+		guest_create_mmu(&g, VMMU_MMU_TDP_LEGACY, 1, VMMU_TDP_EPT, policies[i], 0, 0);
+		touch(g.vcpu[0]);
+		/* Warm-up (the WP=0 root of 5.10 exists since boot, empty). */
+		d = toggle_cost(&g);
+		assert_int_equal(d.pf_fixed >= PAGES, policies[i] == VMMU_POLICY_5_10);
+		assert_int_equal(d.pt_pages_allocated > 0, policies[i] == VMMU_POLICY_5_10);
+		for (int k = 0; k < 3; k++) {
+			d = toggle_cost(&g);
+			assert_int_equal(d.exits_cr_access, exits ? 2 : 0);
+			assert_int_equal(d.context_resets, exits ? 2 : 0);
+			assert_int_equal(d.root_loads, exits ? 2 : 0);
+			assert_int_equal(d.roots_allocated, 0);
+			assert_int_equal(d.roots_freed, 0);
+			assert_int_equal(d.pt_pages_allocated, 0);
+			assert_int_equal(d.pf_fixed, 0);
+		}
+		guest_destroy(&g);
+	}
+}
+
+/* SMM round trips on the legacy MMU: both address spaces' trees stay in
+ * the hash under every preset, so only the first entry builds. */
+static void test_legacy_smm_round_trip(void **state)
+{
+	static const uint32_t policies[] = { VMMU_POLICY_5_10, VMMU_POLICY_6_1, VMMU_POLICY_6_4 };
+	struct guest g;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		guest_create_mmu(&g, VMMU_MMU_TDP_LEGACY, 1, VMMU_TDP_NPT, policies[i], 0, 0);
+		touch(g.vcpu[0]);
+		struct vmmu_stats a = stats(&g), b;
+
+		for (int k = 0; k < 4; k++) {
+			vmmu_vcpu_set_reg(g.vcpu[0], VMMU_REG_SMM, 1);
+			touch(g.vcpu[0]);
+			vmmu_vcpu_set_reg(g.vcpu[0], VMMU_REG_SMM, 0);
+			touch(g.vcpu[0]);
+			if (k == 0)
+				a = stats(&g);   /* the SMM tree exists from here */
+		}
+		b = stats(&g);
+		assert_int_equal(b.exits_smi - a.exits_smi, 3);
+		assert_int_equal(b.context_resets - a.context_resets, 6);
+		assert_int_equal(b.root_loads - a.root_loads, 6);
+		assert_int_equal(b.roots_allocated - a.roots_allocated, 0);
+		assert_int_equal(b.roots_freed, 0);
+		assert_int_equal(b.pt_pages_allocated - a.pt_pages_allocated, 0);
+		assert_int_equal(b.pf_fixed - a.pf_fixed, 0);
+		guest_destroy(&g);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +374,8 @@ int main(void)
 		cmocka_unit_test(test_tdp_mmu_holds_root_ref),
 		cmocka_unit_test(test_sync_root_teardown),
 		cmocka_unit_test(test_smm_round_trip),
+		cmocka_unit_test(test_legacy_wp_toggle),
+		cmocka_unit_test(test_legacy_smm_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

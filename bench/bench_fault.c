@@ -3,7 +3,9 @@
  * vmmu bench fault: the cost of a TDP fault (issue 4), through the public
  * API only, after KVM's selftests dirty_log_perf_test and demand_paging_test.
  *
- * The guest: one VM in VMMU_MMU_TDP mode (EPT or NPT format), one small
+ * The guest: one VM per pass in VMMU_MMU_TDP or VMMU_MMU_TDP_LEGACY mode
+ * (--mmu; both by default: every pass is run under each MMU in turn and the
+ * output has a column per MMU and their ratio), EPT or NPT format, one small
  * memslot at GPA 0 that holds the guest's page tables, and one memslot per
  * vCPU region of -b bytes (region i at GPA 1 GiB + i * stride, the stride
  * being -b rounded up to 1 GiB, so that each region has TDP page directories
@@ -114,6 +116,7 @@ struct fault_opts {
 	unsigned int vcpus, runs;
 	enum backing backing;
 	uint32_t tdp_format;                /* enum vmmu_tdp_format */
+	bool mmu[BENCH_NR_MMU];             /* the MMUs measured, side by side */
 	bool quick;
 	bool phase[NR_PH];
 };
@@ -140,6 +143,7 @@ struct host_mem {
 };
 
 struct vm_ctx {
+	enum bench_mmu mmu;
 	struct vmmu_vm *vm;
 	struct vmmu_vcpu **vcpu;
 	unsigned int nr;
@@ -155,7 +159,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vmmu bench fault [-v VCPUS] [-b BYTES] [-s anonymous|thp] [--tdp=ept|npt]\n"
-		"                        [--mmu=tdp] [-r RUNS] [--phase=all|LIST] [--quick]\n"
+		"                        [--mmu=tdp|tdp-legacy|both] [-r RUNS] [--phase=all|LIST]\n"
+		"                        [--quick]\n"
 		"\n"
 		"  -v VCPUS        vCPUs, each faulting its own region (default 1, at most %u);\n"
 		"                  phase 5 needs 2 or more\n"
@@ -164,7 +169,8 @@ static void usage(FILE *f)
 		"  -s BACKING      host memory: anonymous (4K pages, MADV_NOHUGEPAGE, the\n"
 		"                  default) or thp (MADV_HUGEPAGE)\n"
 		"  --tdp=FORMAT    ept (default) or npt\n"
-		"  --mmu=MMU       tdp (the only one so far)\n"
+		"  --mmu=MMU       tdp, tdp-legacy or both (default): both runs every pass under\n"
+		"                  each MMU, a column each and their ratio, legacy/tdp\n"
 		"  -r RUNS         timed passes per walk row of phase 3, median (default 5)\n"
 		"  --phase=LIST    phases to run, comma-separated 1..5, or all (default):\n"
 		"                  1 TDP faults, backing prefaulted; 2 first touch end to end\n"
@@ -226,7 +232,7 @@ static int parse_opts(int argc, char **argv, struct fault_opts *o)
 
 	*o = (struct fault_opts){
 		.bytes = DEFAULT_BYTES, .vcpus = 1, .runs = DEFAULT_RUNS,
-		.backing = BACKING_ANON, .tdp_format = VMMU_TDP_EPT,
+		.backing = BACKING_ANON, .tdp_format = VMMU_TDP_EPT, .mmu = { true, true },
 	};
 	parse_phases("all", o->phase);
 	optind = 1;
@@ -270,11 +276,8 @@ static int parse_opts(int argc, char **argv, struct fault_opts *o)
 				return bad_option("unknown TDP format '%s' (ept or npt)", optarg);
 			break;
 		case OPT_MMU:
-			if (!strcmp(optarg, "tdp-legacy"))
-				return bad_option("--mmu=%s: the legacy TDP MMU does not exist yet "
-						  "(only tdp)", optarg);
-			if (strcmp(optarg, "tdp"))
-				return bad_option("unknown MMU '%s' (tdp)", optarg);
+			if (bench_parse_mmus("fault", optarg, o->mmu))
+				return 2;
 			break;
 		case OPT_PHASE:
 			if (!parse_phases(optarg, o->phase))
@@ -436,6 +439,14 @@ static uint64_t layout_tdp_tables(const struct layout *l)
 	return l->vcpus * (l->bytes / HUGE_2M + l->pd_per_region) + (l->npdpt - 1);
 }
 
+/* Every TDP table page of one VM's tree: the regions' (above), plus the
+ * root, the first PDPT, the PD of GiB 0 and a PT per 2M of the tables
+ * slot. */
+static uint64_t layout_tree_pages(const struct layout *l)
+{
+	return layout_tdp_tables(l) + 3 + l->slot_size / HUGE_2M;
+}
+
 /* ---- VMs ---------------------------------------------------------------------- */
 
 /* Long mode as boot code enters it: EFER, CR4, CR3, then CR0.PG. */
@@ -451,9 +462,7 @@ static int vcpu_boot(struct vmmu_vcpu *v)
 
 static void get_stats(struct vm_ctx *c, struct vmmu_stats *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->size = sizeof(*st);
-	vmmu_vm_get_stats(c->vm, st);
+	bench_get_stats(c->vm, st);
 }
 
 static void vm_ctx_destroy_vcpus(struct vm_ctx *c)
@@ -496,10 +505,10 @@ static int vcpu_new(struct vm_ctx *c, unsigned int id, struct vmmu_vcpu **out)
  * then the benchmark's vCPUs are created and booted.
  */
 static int vm_ctx_create(struct vm_ctx *c, const struct layout *l, const struct fault_opts *o,
-			 uint8_t *host)
+			 enum bench_mmu mmu, uint8_t *host)
 {
 	struct vmmu_vm_config cfg = {
-		.size = sizeof(cfg), .mmu = VMMU_MMU_TDP, .tdp_format = o->tdp_format,
+		.size = sizeof(cfg), .mmu = bench_mmu_mode(mmu), .tdp_format = o->tdp_format,
 	};
 	struct vmmu_memslot slot = {
 		.id = TABLES_SLOT, .gpa = 0, .size = l->slot_size, .hva = l->tables,
@@ -509,6 +518,7 @@ static int vm_ctx_create(struct vm_ctx *c, const struct layout *l, const struct 
 	int ret;
 
 	memset(c, 0, sizeof(*c));
+	c->mmu = mmu;
 	ret = vmmu_vm_create(&cfg, &c->vm);
 	if (ret) {
 		c->vm = NULL;
@@ -676,39 +686,126 @@ static double host_touch_ns(uint8_t *host, uint64_t pages, bool fence)
 	return (double)(bench_now_ns() - t0) / (double)pages;
 }
 
-/* ---- output: rows are kept and printed by phase ------------------------------------ */
+/* ---- output: rows are kept and printed by phase, a column per MMU ------------------ */
 
-#define MAX_LINES	64
+#define MAX_LINES	96
 #define LINE_LEN	200
+#define MMU_ANY		BENCH_NR_MMU        /* a note or reference the same for every MMU */
 
-static struct {
+enum unit { UNIT_NS, UNIT_KIB };
+
+/*
+ * A row is one quantity, keyed by (phase, name): each MMU's run fills its
+ * own value in, so that the MMUs print side by side whichever ran first.
+ * A note is a line of text under its phase's rows, keyed by (phase, text):
+ * has[] says which MMUs' runs wrote it, and one that only some wrote is
+ * labelled with them.
+ */
+static struct line {
 	unsigned int phase;
-	char text[LINE_LEN];
+	bool note;
+	char text[LINE_LEN];                /* the row's name, or the note */
+	unsigned int vcpus;
+	uint64_t bytes, ops;
+	enum unit unit;
+	double target;                      /* 0: none; ns: at most, KiB: exactly */
+	bool ratio;                         /* legacy / tdp printed (not for references) */
+	bool has[BENCH_NR_MMU];
+	double value[BENCH_NR_MMU];
 } lines[MAX_LINES];
 static unsigned int nr_lines;
+static bool out_mmu[BENCH_NR_MMU];          /* the MMUs measured: the columns */
 
-__attribute__((format(printf, 2, 3)))
-static void add_line(unsigned int phase, const char *fmt, ...)
+static struct line *new_line(unsigned int phase)
 {
-	va_list ap;
+	struct line *ln;
 
 	if (nr_lines == MAX_LINES)
-		return;
-	lines[nr_lines].phase = phase;
-	va_start(ap, fmt);
-	vsnprintf(lines[nr_lines].text, LINE_LEN, fmt, ap);
-	va_end(ap);
-	nr_lines++;
+		return NULL;
+	ln = &lines[nr_lines++];
+	memset(ln, 0, sizeof(*ln));
+	ln->phase = phase;
+	return ln;
 }
 
-static void print_lines(void)
+static struct line *find_row(unsigned int phase, const char *name)
 {
-	printf("%-34s %5s %10s %12s %12s  %-12s %s\n",
-	       "phase", "vCPUs", "bytes/vCPU", "ns/op", "ops", "target", "result");
-	for (unsigned int p = 1; p < NR_PH; p++)
-		for (unsigned int i = 0; i < nr_lines; i++)
-			if (lines[i].phase == p)
-				printf("%s\n", lines[i].text);
+	for (unsigned int i = 0; i < nr_lines; i++)
+		if (!lines[i].note && lines[i].phase == phase && !strcmp(lines[i].text, name))
+			return &lines[i];
+	return NULL;
+}
+
+static struct line *find_note(unsigned int phase, const char *text)
+{
+	for (unsigned int i = 0; i < nr_lines; i++)
+		if (lines[i].note && lines[i].phase == phase && !strcmp(lines[i].text, text))
+			return &lines[i];
+	return NULL;
+}
+
+/* A note under the rows of @phase from @mmu's run (MMU_ANY: no MMU's). */
+__attribute__((format(printf, 3, 4)))
+static void add_note(unsigned int phase, unsigned int mmu, const char *fmt, ...)
+{
+	char text[LINE_LEN];
+	struct line *ln;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	ln = find_note(phase, text);
+	if (!ln) {
+		ln = new_line(phase);
+		if (!ln)
+			return;
+		ln->note = true;
+		memcpy(ln->text, text, sizeof(text));
+	}
+	for (unsigned int m = 0; m < BENCH_NR_MMU; m++)
+		ln->has[m] |= m == mmu || mmu == MMU_ANY;
+}
+
+/* The row's shape: how the value reads and what it is judged against. */
+struct row_kind {
+	enum unit unit;
+	double target;
+	bool ratio;
+};
+
+static const struct row_kind NS = { UNIT_NS, 0, true };
+static const struct row_kind NS_REF = { UNIT_NS, 0, false };
+
+/* @value of row @name under @mmu (MMU_ANY: every MMU's column). */
+static void add_row(unsigned int phase, unsigned int mmu, const char *name, unsigned int vcpus,
+		    uint64_t bytes, double value, uint64_t ops, struct row_kind kind)
+{
+	struct line *ln = find_row(phase, name);
+
+	if (!ln) {
+		ln = new_line(phase);
+		if (!ln)
+			return;
+		snprintf(ln->text, LINE_LEN, "%s", name);
+		ln->vcpus = vcpus;
+		ln->bytes = bytes;
+		ln->ops = ops;
+		ln->unit = kind.unit;
+		ln->target = kind.target;
+		ln->ratio = kind.ratio;
+	}
+	for (unsigned int m = 0; m < BENCH_NR_MMU; m++)
+		if (m == mmu || mmu == MMU_ANY) {
+			ln->value[m] = value;
+			ln->has[m] = true;
+		}
+}
+
+static void add_ns_row(unsigned int phase, unsigned int mmu, const char *name,
+		       unsigned int vcpus, uint64_t bytes, double ns, uint64_t ops)
+{
+	add_row(phase, mmu, name, vcpus, bytes, ns, ops, NS);
 }
 
 static void fmt_bytes(uint64_t b, char *buf, size_t len)
@@ -721,30 +818,89 @@ static void fmt_bytes(uint64_t b, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 "K", b >> 10);
 }
 
-/* A note under the rows of @phase. */
-#define add_note(phase, fmt, ...) add_line(phase, "%-34s " fmt, "", __VA_ARGS__)
-
-static void add_row(unsigned int phase, const char *name, unsigned int vcpus, uint64_t bytes,
-		    const char *value, uint64_t ops, const char *target, const char *result)
+static void fmt_value(const struct line *ln, double v, char *buf, size_t len)
 {
-	char b[24];
-
-	fmt_bytes(bytes, b, sizeof(b));
-	add_line(phase, "%-34s %5u %10s %12s %12" PRIu64 "  %-12s %s", name, vcpus, b, value, ops,
-		 target ? target : "-", result ? result : "");
+	snprintf(buf, len, ln->unit == UNIT_KIB ? "%.1f KiB" : "%.1f", v);
 }
 
-/* @target_ns: the bound, 0 for none. */
-static void add_ns_row(unsigned int phase, const char *name, unsigned int vcpus, uint64_t bytes,
-		       double ns, uint64_t ops, double target_ns)
+static const char *verdict(const struct line *ln, double v)
 {
-	char v[32], t[32];
+	if (ln->unit == UNIT_KIB)
+		return v == ln->target ? "PASS" : "MISS";
+	return v <= ln->target ? "PASS" : "MISS";
+}
 
-	snprintf(v, sizeof(v), "%.1f", ns);
-	if (target_ns > 0)
-		snprintf(t, sizeof(t), "<= %.0f ns", target_ns);
-	add_row(phase, name, vcpus, bytes, v, ops, target_ns > 0 ? t : NULL,
-		target_ns > 0 ? (ns <= target_ns ? "PASS" : "MISS") : NULL);
+/* The row: a value column per MMU measured, legacy/tdp when both are, a
+ * verdict per MMU ("PASS / MISS", in column order) when it has a target. */
+static void print_row(const struct line *ln)
+{
+	char b[24], v[32], target[32] = "-", result[32] = "";
+
+	fmt_bytes(ln->bytes, b, sizeof(b));
+	printf("%-34s %5u %10s", ln->text, ln->vcpus, b);
+	for (unsigned int m = 0; m < BENCH_NR_MMU; m++) {
+		if (!out_mmu[m])
+			continue;
+		if (ln->has[m])
+			fmt_value(ln, ln->value[m], v, sizeof(v));
+		printf(" %13s", ln->has[m] ? v : "-");
+		if (ln->target > 0 && ln->has[m])
+			snprintf(result + strlen(result), sizeof(result) - strlen(result), "%s%s",
+				 *result ? " / " : "", verdict(ln, ln->value[m]));
+	}
+	if (bench_mmus_both(out_mmu)) {
+		if (ln->ratio)
+			bench_fmt_ratio(v, sizeof(v), ln->value[BENCH_MMU_LEGACY],
+					ln->value[BENCH_MMU_TDP]);
+		printf(" %10s", ln->ratio ? v : "");
+	}
+	if (ln->target > 0) {
+		if (ln->unit == UNIT_KIB)
+			fmt_value(ln, ln->target, target, sizeof(target));
+		else
+			snprintf(target, sizeof(target), "<= %.0f ns", ln->target);
+	}
+	printf(" %12" PRIu64 "  %-12s %s\n", ln->ops, target, result);
+}
+
+/* Labelled "[mmu]" when only one of the MMUs measured wrote it. */
+static void print_note(const struct line *ln)
+{
+	printf("%-34s ", "");
+	for (unsigned int m = 0; m < BENCH_NR_MMU; m++)
+		if (bench_mmus_both(out_mmu) && ln->has[m] && !ln->has[BENCH_NR_MMU - 1 - m])
+			printf("[%s] ", bench_mmu_name(m));
+	printf("%s\n", ln->text);
+}
+
+static void print_lines(void)
+{
+	printf("%-34s %5s %10s", "phase", "vCPUs", "bytes/vCPU");
+	if (out_mmu[BENCH_MMU_TDP])
+		printf(" %13s", "tdp ns/op");
+	if (out_mmu[BENCH_MMU_LEGACY])
+		printf(" %13s", "legacy ns/op");
+	if (bench_mmus_both(out_mmu))
+		printf(" %10s", "legacy/tdp");
+	printf(" %12s  %-12s %s\n", "ops", "target", "result");
+	for (unsigned int p = 1; p < NR_PH; p++) {
+		for (unsigned int i = 0; i < nr_lines; i++)
+			if (lines[i].phase == p && !lines[i].note)
+				print_row(&lines[i]);
+		for (unsigned int i = 0; i < nr_lines; i++)
+			if (lines[i].phase == p && lines[i].note)
+				print_note(&lines[i]);
+	}
+}
+
+/* A line under @phase if the legacy MMU reclaimed shadow pages (its cap)
+ * between @a and @b: the pass then measured reclaim too. */
+static void note_recycled(unsigned int phase, const struct vm_ctx *c, const char *what,
+			  const struct vmmu_stats *a, const struct vmmu_stats *b)
+{
+	if (b->mmu_recycled != a->mmu_recycled)
+		add_note(phase, c->mmu, "%s: %" PRIu64 " shadow pages reclaimed under the page-table "
+			 "cap (mmu_recycled)", what, b->mmu_recycled - a->mmu_recycled);
 }
 
 /* ---- phases 1 and 2: a fault on every page ---------------------------------------- */
@@ -768,6 +924,7 @@ static int fault_all(struct vm_ctx *c, const struct layout *l, enum touch how,
 			after.pf_spurious - before.pf_spurious);
 		return -1;
 	}
+	note_recycled(PH_FAULT, c, touch_names[how], &before, &after);
 	*ns_per_fault = (double)ns / (double)faults;
 	return 0;
 }
@@ -861,10 +1018,10 @@ static int walk_random(struct vm_ctx *c, const struct layout *l, const struct fa
 			if (calls[k].flush)
 				hits += s1.tlb_hit - s0.tlb_hit;
 		}
-		add_ns_row(PH_WALK, calls[k].name, 1, l->bytes, bench_median(ns, o->runs),
-			   n * o->runs, 0);
+		add_ns_row(PH_WALK, c->mmu, calls[k].name, 1, l->bytes, bench_median(ns, o->runs),
+			   n * o->runs);
 	}
-	add_note(PH_WALK, "random: median of %u passes over the %" PRIu64 " pages of vCPU 0 in "
+	add_note(PH_WALK, c->mmu, "random: median of %u passes over the %" PRIu64 " pages of vCPU 0 in "
 		 "random order; TLB hits in the timed translate passes: %" PRIu64, o->runs, n, hits);
 	ret = 0;
 	goto out;
@@ -905,20 +1062,21 @@ static void phase_pt(struct vm_ctx *c, const struct layout *l)
 	struct vmmu_stats st;
 	uint64_t pages, expected = layout_tdp_tables(l), total = (uint64_t)l->vcpus * l->bytes;
 	double gib = (double)total / (double)GIB;
-	char v[32], t[32];
+	struct row_kind kib = {
+		.unit = UNIT_KIB, .ratio = true,
+		.target = (double)(expected * GUEST_PAGE) / gib / 1024.0,
+	};
 
 	vm_ctx_destroy_vcpus(c);
 	get_stats(c, &st);
 	pages = st.pt_pages - c->pt_base;
-	snprintf(v, sizeof(v), "%.1f KiB", (double)(pages * GUEST_PAGE) / gib / 1024.0);
-	snprintf(t, sizeof(t), "%.1f KiB", (double)(expected * GUEST_PAGE) / gib / 1024.0);
-	add_row(PH_PT, "4 TDP table bytes per GiB", l->vcpus, l->bytes, v, st.pages_4k, t,
-		pages == expected ? "PASS" : "MISS");
-	add_note(PH_PT, "pt_pages %" PRIu64 " in the trees, %" PRIu64 " before the data (roots, "
+	add_row(PH_PT, c->mmu, "4 TDP table bytes per GiB", l->vcpus, l->bytes,
+		(double)(pages * GUEST_PAGE) / gib / 1024.0, st.pages_4k, kib);
+	add_note(PH_PT, c->mmu, "pt_pages %" PRIu64 " in the trees, %" PRIu64 " before the data (roots, "
 		 "tables slot); the layout implies %" PRIu64 " PT + %" PRIu64 " PD + %" PRIu64
 		 " PDPT = %" PRIu64, st.pt_pages, c->pt_base, l->vcpus * (l->bytes / HUGE_2M),
 		 l->vcpus * l->pd_per_region, l->npdpt - 1, expected);
-	add_note(PH_PT, "ops: 4K SPTEs mapped (pages_4k), the tables slot's %" PRIu64
+	add_note(PH_PT, MMU_ANY, "ops: 4K SPTEs mapped (pages_4k), the tables slot's %" PRIu64
 		 " pages included", l->table_pages);
 }
 
@@ -1027,18 +1185,19 @@ static int phase_scale(struct vm_ctx *c, const struct layout *l, enum touch how,
 	}
 	wall_ns = (double)(last - first);
 	snprintf(name, sizeof(name), "5 %s: wall / faults", touch_names[how]);
-	add_ns_row(PH_SCALE, name, c->nr, l->bytes, wall_ns / (double)faults, faults, 0);
+	add_ns_row(PH_SCALE, c->mmu, name, c->nr, l->bytes, wall_ns / (double)faults, faults);
 	snprintf(name, sizeof(name), "5 %s: per-vCPU latency", touch_names[how]);
-	add_ns_row(PH_SCALE, name, c->nr, l->bytes, lat / c->nr, faults, 0);
+	add_ns_row(PH_SCALE, c->mmu, name, c->nr, l->bytes, lat / c->nr, faults);
 	snprintf(name, sizeof(name), "5 %s: CPU time / faults", touch_names[how]);
-	add_ns_row(PH_SCALE, name, c->nr, l->bytes, (double)cpu / (double)faults, faults, 0);
+	add_ns_row(PH_SCALE, c->mmu, name, c->nr, l->bytes, (double)cpu / (double)faults, faults);
+	note_recycled(PH_SCALE, c, touch_names[how], &before, &after);
 	if (serial_ns > 0)
-		add_note(PH_SCALE, "%s: %.2f M faults/s; %.2fx phase 1's rate (the same vCPUs one "
+		add_note(PH_SCALE, c->mmu, "%s: %.2f M faults/s; %.2fx phase 1's rate (the same vCPUs one "
 			 "after another); pf_spurious %" PRIu64, touch_names[how],
 			 (double)faults / wall_ns * 1e3, serial_ns / (wall_ns / (double)faults),
 			 after.pf_spurious - before.pf_spurious);
 	else
-		add_note(PH_SCALE, "%s: %.2f M faults/s; pf_spurious %" PRIu64, touch_names[how],
+		add_note(PH_SCALE, c->mmu, "%s: %.2f M faults/s; pf_spurious %" PRIu64, touch_names[how],
 			 (double)faults / wall_ns * 1e3, after.pf_spurious - before.pf_spurious);
 	ret = 0;
 out:
@@ -1050,73 +1209,106 @@ out:
 
 /* ---- the phases over prefaulted memory ------------------------------------------- */
 
+/* Undoes a write pass's stores, so that the next one must redo them. */
+static void region_clear_pass(uint8_t *host, uint64_t pages)
+{
+	for (uint64_t n = 0; n < pages; n++)
+		memset(host + n * GUEST_PAGE + page_offset(n), 0, ACCESS_BYTES);
+}
+
 /*
- * For each access kind, a fresh VM over @mem: phase 1's faults, then (the
- * tables present) phase 3's rows; phase 4 on the translate VM.  Then the
- * host-store references of phase 3, and phase 5's VMs.
+ * One access kind under one MMU on a fresh VM over @mem: phase 1's faults,
+ * then (the tables present) phase 3's rows; phase 4 on the translate VM.
+ * *fault_ns: phase 1's ns per fault, for phase 5's rate.
+ */
+static int run_one_vm(const struct layout *l, const struct fault_opts *o, struct host_mem *mem,
+		      enum bench_mmu mmu, enum touch how, double *fault_ns)
+{
+	uint64_t total_pages = (uint64_t)l->vcpus * l->pages;
+	struct row_kind fault = { .unit = UNIT_NS, .target = TARGET_FAULT_NS, .ratio = true };
+	struct vm_ctx c;
+	double again_ns;
+	char name[40];
+	int ret = -1;
+
+	if (how == TOUCH_WRITE)
+		region_clear_pass(mem->host, (uint64_t)l->vcpus * l->pages);
+	if (vm_ctx_create(&c, l, o, mmu, mem->host) || fault_all(&c, l, how, fault_ns))
+		goto out;
+	snprintf(name, sizeof(name), "1 TDP fault, %s", touch_names[how]);
+	if (o->phase[PH_FAULT])
+		add_row(PH_FAULT, mmu, name, l->vcpus, l->bytes, *fault_ns, total_pages, fault);
+	if (how == TOUCH_WRITE && !region_holds_pass(mem->host, l->pages)) {
+		fprintf(stderr, "vmmu bench fault: the writes did not reach the host memory\n");
+		goto out;
+	}
+	if (o->phase[PH_WALK]) {
+		if (how == TOUCH_TRANSLATE && walk_random(&c, l, o))
+			goto out;
+		if (touch_again(&c, l, how, &again_ns))
+			goto out;
+		snprintf(name, sizeof(name), "3 %s, seq, no fault", touch_names[how]);
+		add_ns_row(PH_WALK, mmu, name, l->vcpus, l->bytes, again_ns, total_pages);
+		if (o->phase[PH_FAULT] && how == TOUCH_TRANSLATE)
+			add_ns_row(PH_WALK, mmu, "1 - 3: translate's fault alone", l->vcpus,
+				   l->bytes, *fault_ns - again_ns, total_pages);
+	}
+	if (o->phase[PH_PT] && how == TOUCH_TRANSLATE)
+		phase_pt(&c, l);
+	ret = 0;
+out:
+	vm_ctx_destroy(&c);
+	return ret;
+}
+
+/*
+ * Phases 1, 3 and 4: for each access kind, each MMU in turn (so that drift
+ * over the run hits both alike).  Then the host-store references of phase
+ * 3 (measured once: no MMU involved), and phase 5's VMs.
  */
 static int run_prefaulted(const struct layout *l, const struct fault_opts *o, struct host_mem *mem)
 {
-	double fault_ns[NR_TOUCH] = { 0 }, again_ns[NR_TOUCH] = { 0 };
+	double fault_ns[NR_TOUCH][BENCH_NR_MMU] = { { 0 } };
 	uint64_t total_pages = (uint64_t)l->vcpus * l->pages;
-	struct vm_ctx c;
-	char name[40];
+	struct vm_ctx c = { 0 };
 
 	for (unsigned int how = 0; how < NR_TOUCH; how++) {
 		if (!o->phase[PH_FAULT] && !o->phase[PH_WALK] &&
 		    !(o->phase[PH_PT] && how == TOUCH_TRANSLATE))
 			continue;
-		if (vm_ctx_create(&c, l, o, mem->host))
-			goto fail;
-		if (fault_all(&c, l, how, &fault_ns[how]))
-			goto fail;
-		snprintf(name, sizeof(name), "1 TDP fault, %s", touch_names[how]);
-		if (o->phase[PH_FAULT])
-			add_ns_row(PH_FAULT, name, l->vcpus, l->bytes, fault_ns[how], total_pages,
-				   TARGET_FAULT_NS);
-		if (how == TOUCH_WRITE && !region_holds_pass(mem->host, l->pages)) {
-			fprintf(stderr, "vmmu bench fault: the writes did not reach the host memory\n");
-			goto fail;
-		}
-		if (o->phase[PH_WALK]) {
-			if (how == TOUCH_TRANSLATE && walk_random(&c, l, o))
-				goto fail;
-			if (touch_again(&c, l, how, &again_ns[how]))
-				goto fail;
-			snprintf(name, sizeof(name), "3 %s, seq, no fault", touch_names[how]);
-			add_ns_row(PH_WALK, name, l->vcpus, l->bytes, again_ns[how], total_pages, 0);
-			if (o->phase[PH_FAULT] && how == TOUCH_TRANSLATE)
-				add_ns_row(PH_WALK, "1 - 3: translate's fault alone", l->vcpus,
-					   l->bytes, fault_ns[how] - again_ns[how], total_pages, 0);
-		}
-		if (o->phase[PH_PT] && how == TOUCH_TRANSLATE)
-			phase_pt(&c, l);
-		vm_ctx_destroy(&c);
+		for (unsigned int m = 0; m < BENCH_NR_MMU; m++)
+			if (o->mmu[m] && run_one_vm(l, o, mem, (enum bench_mmu)m, (enum touch)how,
+						    &fault_ns[how][m]))
+				return -1;
 	}
 	if (o->phase[PH_FAULT])
-		add_note(PH_FAULT, "prefaulted backing; pf_fixed grew by exactly the %" PRIu64
-			 " pages touched; target for the MMU work per fault", total_pages);
+		add_note(PH_FAULT, MMU_ANY, "prefaulted backing; pf_fixed grew by exactly the %"
+			 PRIu64 " pages touched; target for the MMU work per fault", total_pages);
 	if (o->phase[PH_WALK]) {
 		/* The memory was last written by the fault passes, long out of cache. */
-		add_ns_row(PH_WALK, "3 host store, seq (ref)", l->vcpus, l->bytes,
-			   host_touch_ns(mem->host, total_pages, false), total_pages, 0);
-		add_ns_row(PH_WALK, "3 host store + mfence (ref)", l->vcpus, l->bytes,
-			   host_touch_ns(mem->host, total_pages, true), total_pages, 0);
-		add_note(PH_WALK, "%s", "ref: plain 8-byte stores at the same places over the same "
-			 "memory (out of cache), alone and each waited for (MFENCE)");
+		add_row(PH_WALK, MMU_ANY, "3 host store, seq (ref)", l->vcpus, l->bytes,
+			host_touch_ns(mem->host, total_pages, false), total_pages, NS_REF);
+		add_row(PH_WALK, MMU_ANY, "3 host store + mfence (ref)", l->vcpus, l->bytes,
+			host_touch_ns(mem->host, total_pages, true), total_pages, NS_REF);
+		add_note(PH_WALK, MMU_ANY, "%s", "ref: plain 8-byte stores at the same places over "
+			 "the same memory (out of cache), alone and each waited for (MFENCE); "
+			 "measured once");
 	}
-	if (o->phase[PH_SCALE] && l->vcpus > 1) {
-		for (unsigned int how = 0; how < NR_TOUCH; how++) {
-			if (vm_ctx_create(&c, l, o, mem->host) ||
-			    phase_scale(&c, l, how, o->phase[PH_FAULT] ? fault_ns[how] : 0))
-				goto fail;
+	if (!o->phase[PH_SCALE] || l->vcpus < 2)
+		return 0;
+	for (unsigned int how = 0; how < NR_TOUCH; how++)
+		for (unsigned int m = 0; m < BENCH_NR_MMU; m++) {
+			if (!o->mmu[m])
+				continue;
+			if (vm_ctx_create(&c, l, o, (enum bench_mmu)m, mem->host) ||
+			    phase_scale(&c, l, (enum touch)how,
+					o->phase[PH_FAULT] ? fault_ns[how][m] : 0)) {
+				vm_ctx_destroy(&c);
+				return -1;
+			}
 			vm_ctx_destroy(&c);
 		}
-	}
 	return 0;
-fail:
-	vm_ctx_destroy(&c);
-	return -1;
 }
 
 /* ---- phase 2 ------------------------------------------------------------------------- */
@@ -1129,9 +1321,10 @@ fail:
  * chunk the reference first): what a fresh page costs the kernel (and a
  * hypervisor below it) drifts, and so hits both alike.  An untimed first
  * round over twice the size brings back the kernel's free pages: memory it
- * has not handed out for a while can cost several times more.
+ * has not handed out for a while can cost several times more.  Under each
+ * MMU in turn, each with fresh memory and its own reference.
  */
-static int phase_first(const struct layout *l, const struct fault_opts *o)
+static int phase_first(const struct layout *l, const struct fault_opts *o, enum bench_mmu mmu)
 {
 	uint64_t total = (uint64_t)l->vcpus * l->bytes, pages = total / GUEST_PAGE;
 	uint64_t vm_total = 0, host_total = 0, chunk_pages = FIRST_CHUNK / GUEST_PAGE, k = 0;
@@ -1147,7 +1340,7 @@ static int phase_first(const struct layout *l, const struct fault_opts *o)
 	host_free(&ref);
 	if (host_alloc(&fresh, total, o->backing, false) ||
 	    host_alloc(&ref, total, o->backing, false) ||
-	    vm_ctx_create(&c, l, o, fresh.host))
+	    vm_ctx_create(&c, l, o, mmu, fresh.host))
 		goto out;
 	get_stats(&c, &before);
 	for (unsigned int i = 0; i < l->vcpus; i++) {
@@ -1187,18 +1380,20 @@ static int phase_first(const struct layout *l, const struct fault_opts *o)
 		goto out;
 	}
 	huge_kb = bench_smaps_huge_kb((uintptr_t)fresh.host, (uintptr_t)fresh.host + total);
+	note_recycled(PH_FIRST, &c, "first touch", &before, &after);
 
-	add_ns_row(PH_FIRST, "2 first touch, write, end to end", l->vcpus, l->bytes,
-		   (double)vm_total / (double)pages, pages, 0);
-	add_ns_row(PH_FIRST, "2 host anonymous fault (ref)", l->vcpus, l->bytes,
-		   (double)host_total / (double)pages, pages, 0);
-	add_ns_row(PH_FIRST, "2 - ref: vmmu's share", l->vcpus, l->bytes,
-		   ((double)vm_total - (double)host_total) / (double)pages, pages, 0);
-	add_note(PH_FIRST, "not prefaulted (%s); AnonHugePages after the VM's pass: %lld of %" PRIu64
+	add_ns_row(PH_FIRST, mmu, "2 first touch, write, end to end", l->vcpus, l->bytes,
+		   (double)vm_total / (double)pages, pages);
+	add_row(PH_FIRST, mmu, "2 host anonymous fault (ref)", l->vcpus, l->bytes,
+		(double)host_total / (double)pages, pages, NS_REF);
+	add_ns_row(PH_FIRST, mmu, "2 - ref: vmmu's share", l->vcpus, l->bytes,
+		   ((double)vm_total - (double)host_total) / (double)pages, pages);
+	add_note(PH_FIRST, mmu, "not prefaulted (%s); AnonHugePages after the VM's pass: %lld of %" PRIu64
 		 " MiB", o->backing == BACKING_THP ? "MADV_HUGEPAGE" : "MADV_NOHUGEPAGE",
 		 huge_kb < 0 ? -1 : huge_kb >> 10, total >> 20);
-	add_note(PH_FIRST, "%s", "ref: 8-byte stores to every 4K page of a fresh mapping of the same "
-		 "size and advice, alternating with the VM in 64 MiB chunks");
+	add_note(PH_FIRST, MMU_ANY, "%s", "ref: 8-byte stores to every 4K page of a fresh mapping "
+		 "of the same size and advice, alternating with the VM in 64 MiB chunks; measured "
+		 "beside each MMU's pass");
 	ret = 0;
 out:
 	vm_ctx_destroy(&c);
@@ -1230,6 +1425,7 @@ int bench_fault(int argc, char **argv)
 		return 1;
 	}
 	nr_lines = 0;
+	memcpy(out_mmu, o.mmu, sizeof(out_mmu));
 	t0 = bench_now_ns();
 	if (layout_build(&l, &o))
 		return 1;
@@ -1241,9 +1437,16 @@ int bench_fault(int argc, char **argv)
 	}
 
 	fmt_bytes(o.bytes, b, sizeof(b));
-	printf("vmmu bench fault%s: --mmu=tdp --tdp=%s, %u vCPU(s) x %s (%" PRIu64 " 4K pages "
+	printf("vmmu bench fault%s: %s --tdp=%s, %u vCPU(s) x %s (%" PRIu64 " 4K pages "
 	       "each), one memslot per vCPU region\n", o.quick ? " --quick" : "",
-	       o.tdp_format == VMMU_TDP_NPT ? "npt" : "ept", o.vcpus, b, l.pages);
+	       bench_mmus_label(o.mmu), o.tdp_format == VMMU_TDP_NPT ? "npt" : "ept", o.vcpus, b,
+	       l.pages);
+	if (bench_mmus_both(o.mmu))
+		printf("mmu: every pass under tdp, then tdp-legacy (a fresh VM each), a column "
+		       "each; legacy/tdp = their ratio\n");
+	if (o.mmu[BENCH_MMU_LEGACY])
+		bench_print_legacy_cap(stdout, l.slot_size + (uint64_t)o.vcpus * o.bytes,
+				       layout_tree_pages(&l));
 	printf("guest: 4-level tables (%" PRIu64 " pages, own memslot, mapped through TDP before "
 	       "timing) map the regions with 2M pages, A/D preset\n", l.table_pages);
 	printf("access: every 4K page once, in order, by vmmu_vcpu_write (8 bytes) or "
@@ -1266,8 +1469,9 @@ int bench_fault(int argc, char **argv)
 	if (need_mem && run_prefaulted(&l, &o, &mem))
 		goto out;
 	host_free(&mem);
-	if (o.phase[PH_FIRST] && phase_first(&l, &o))
-		goto out;
+	for (unsigned int m = 0; m < BENCH_NR_MMU && o.phase[PH_FIRST]; m++)
+		if (o.mmu[m] && phase_first(&l, &o, (enum bench_mmu)m))
+			goto out;
 	print_lines();
 	if (o.phase[PH_SCALE] && o.vcpus == 1)
 		printf("\nphase 5 (concurrent faults) needs -v 2 or more\n");

@@ -3,10 +3,12 @@
  * vmmu bench toggle: what a CR0.WP toggle and an SMM round trip cost under
  * each kernel's MMU (issue 5; the 2023 history, docs/HISTORY.md).
  *
- * The guest: one VM in VMMU_MMU_TDP mode, a small tables slot at GPA 0 (the
- * guest's PML4, PDPT and PDs) and a working-set slot of -b bytes at GPA 1G,
- * both aliased in address space 1 (what a vCPU in SMM sees: SMRAM covering
- * everything, as tests/unit/test_knobs.c composes it).  The guest maps the
+ * The guest: one VM per row and MMU (--mmu: VMMU_MMU_TDP,
+ * VMMU_MMU_TDP_LEGACY or both, each row measured under each in turn), a
+ * small tables slot at GPA 0 (the guest's PML4, PDPT and PDs) and a
+ * working-set slot of -b bytes at GPA 1G, both aliased in address space 1
+ * (what a vCPU in SMM sees: SMRAM covering everything, as
+ * tests/unit/test_knobs.c composes it).  The guest maps the
  * working set at Linux's direct-map address with 2M pages (A and D set), so
  * a touch is a three-entry walk plus, when the TDP root lacks it, a TDP
  * fault on the 4K data page.  Host memory is MAP_NORESERVE, prefaulted.
@@ -25,6 +27,13 @@
  * untimed.  Counters are read around each window.  net = toggle window -
  * the baseline for the same touches (one for wp, two for smm): the cost of
  * the toggle itself, re-faults included.
+ *
+ * The legacy MMU keeps every shadow page in its hash by (gfn, role) until
+ * it is zapped or reclaimed under its page-table cap: once the warm-up has
+ * built both roles' trees, a toggle finds the other role's root there and
+ * builds nothing.  Its default cap (1/64 of address space 0's memslots)
+ * holds both trees of any working set here (a tree is about 1/512 of it);
+ * mmu_recycled per toggle is printed so that reclaim, if any, shows.
  *
  * Out-of-line functions for callgrind: timed_window (collect this one),
  * which calls timed_toggle_wp or timed_toggle_smm (one timed toggle window)
@@ -82,6 +91,7 @@ struct toggle_opts {
 	uint32_t knobs_set, knobs;
 	bool event[NR_EV];
 	uint32_t tdp_format;
+	bool mmu[BENCH_NR_MMU];             /* the MMUs measured, side by side */
 	bool quick, sweep;
 };
 
@@ -100,10 +110,12 @@ struct delta {
 	uint64_t exits, resets, root_loads, roots_alloc, roots_freed;
 	int64_t pt_built;                   /* pt_pages_allocated delta */
 	uint64_t pt_freed, pf_taken, pf_fixed, tlb_flush, tlb_miss;
+	uint64_t recycled;                  /* mmu_recycled: legacy reclaim under its cap */
 	double ns;
 };
 
 struct row {
+	enum bench_mmu mmu;
 	uint32_t policy;
 	unsigned int vcpus;
 	uint64_t bytes;
@@ -124,7 +136,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: vmmu bench toggle [-v VCPUS] [-b BYTES] [--policy=5.10|6.1|6.4]\n"
 		"                         [--knob NAME=0|1]... [--event=wp|smm|both] [-n TOGGLES]\n"
-		"                         [--tdp=ept|npt] [--quick] [--sweep]\n"
+		"                         [--tdp=ept|npt] [--mmu=tdp|tdp-legacy|both] [--quick]\n"
+		"                         [--sweep]\n"
 		"\n"
 		"  -v VCPUS        vCPUs (default 1): vCPU 0 toggles, the others boot to the\n"
 		"                  same mode, touch the working set once and stay idle\n"
@@ -134,6 +147,8 @@ static void usage(FILE *f)
 		"  --event=E       wp (CR0.WP toggles), smm (SMM round trips) or both (default)\n"
 		"  -n TOGGLES      timed toggles per event, each beside a baseline (default 4)\n"
 		"  --tdp=FORMAT    ept (default) or npt\n"
+		"  --mmu=MMU       tdp, tdp-legacy or both (default): both measures every row\n"
+		"                  under each MMU, printed one above the other\n"
 		"  --quick         -b 4M, -n 2: a smoke test, well under a second\n"
 		"  --sweep         every policy x {1, 4} vCPUs x {512M, 4G}, with the targets\n");
 }
@@ -146,7 +161,7 @@ static int bad_option(const char *fmt, const char *arg)
 /* 0, 2 (usage), or -1 after --help. */
 static int parse_opts(int argc, char **argv, struct toggle_opts *o)
 {
-	enum { OPT_POLICY = 0x100, OPT_KNOB, OPT_EVENT, OPT_TDP, OPT_QUICK, OPT_SWEEP };
+	enum { OPT_POLICY = 0x100, OPT_KNOB, OPT_EVENT, OPT_TDP, OPT_MMU, OPT_QUICK, OPT_SWEEP };
 	static const struct option longopts[] = {
 		{ "vcpus", required_argument, NULL, 'v' },
 		{ "bytes", required_argument, NULL, 'b' },
@@ -155,6 +170,7 @@ static int parse_opts(int argc, char **argv, struct toggle_opts *o)
 		{ "knob", required_argument, NULL, OPT_KNOB },
 		{ "event", required_argument, NULL, OPT_EVENT },
 		{ "tdp", required_argument, NULL, OPT_TDP },
+		{ "mmu", required_argument, NULL, OPT_MMU },
 		{ "quick", no_argument, NULL, OPT_QUICK },
 		{ "sweep", no_argument, NULL, OPT_SWEEP },
 		{ "help", no_argument, NULL, 'h' },
@@ -167,7 +183,7 @@ static int parse_opts(int argc, char **argv, struct toggle_opts *o)
 
 	*o = (struct toggle_opts){
 		.vcpus = 1, .toggles = DEFAULT_TOGGLES, .bytes = DEFAULT_BYTES,
-		.event = { true, true }, .tdp_format = VMMU_TDP_EPT,
+		.event = { true, true }, .tdp_format = VMMU_TDP_EPT, .mmu = { true, true },
 	};
 	optind = 1;
 	opterr = 0;
@@ -223,6 +239,10 @@ static int parse_opts(int argc, char **argv, struct toggle_opts *o)
 			else
 				return bad_option("unknown TDP format '%s' (ept or npt)", optarg);
 			break;
+		case OPT_MMU:
+			if (bench_parse_mmus("toggle", optarg, o->mmu))
+				return 2;
+			break;
 		case OPT_QUICK:
 			o->quick = true;
 			break;
@@ -254,6 +274,24 @@ static int parse_opts(int argc, char **argv, struct toggle_opts *o)
 
 /* ---- memory ---------------------------------------------------------------- */
 
+/* The guest's tables slot: PML4, PDPT and a PD per GiB, in whole 2M. */
+static uint64_t tables_slot_bytes(uint64_t bytes)
+{
+	uint64_t table_pages = 2 + bench_div_up(bytes, GIB);
+
+	return bench_div_up(table_pages * GUEST_PAGE, HUGE_2M) * HUGE_2M;
+}
+
+/* TDP table pages of one role's tree over both slots: the root, the PDPT,
+ * a PD for GiB 0 (the tables slot) and one per GiB of data, a PT per 2M
+ * of either slot. */
+static uint64_t tree_pages(uint64_t bytes)
+{
+	uint64_t slot = tables_slot_bytes(bytes);
+
+	return 2 + 1 + bench_div_up(bytes, GIB) + (slot + bytes) / HUGE_2M;
+}
+
 static int mem_alloc(struct guest_mem *m, uint64_t bytes)
 {
 	uint64_t npd = (bytes + GIB - 1) / GIB, *t;
@@ -262,7 +300,7 @@ static int mem_alloc(struct guest_mem *m, uint64_t bytes)
 	memset(m, 0, sizeof(*m));
 	m->bytes = bytes;
 	m->table_pages = 2 + npd;           /* PML4, PDPT, PDs */
-	m->table_bytes = (m->table_pages * GUEST_PAGE + HUGE_2M - 1) / HUGE_2M * HUGE_2M;
+	m->table_bytes = tables_slot_bytes(bytes);
 	m->tables = aligned_alloc(HUGE_2M, m->table_bytes);
 	if (!m->tables)
 		return -1;
@@ -339,11 +377,11 @@ static int touch(struct vmmu_vcpu *v, uint64_t pages)
 	return bad ? -1 : 0;
 }
 
-static int guest_create(struct guest *g, const struct guest_mem *m, uint32_t policy,
-			const struct toggle_opts *o, unsigned int vcpus)
+static int guest_create(struct guest *g, const struct guest_mem *m, enum bench_mmu mmu,
+			uint32_t policy, const struct toggle_opts *o, unsigned int vcpus)
 {
 	struct vmmu_vm_config cfg = {
-		.size = sizeof(cfg), .mmu = VMMU_MMU_TDP, .tdp_format = o->tdp_format,
+		.size = sizeof(cfg), .mmu = bench_mmu_mode(mmu), .tdp_format = o->tdp_format,
 		.policy = policy, .knobs_set = o->knobs_set, .knobs = o->knobs,
 	};
 	int ret;
@@ -447,13 +485,6 @@ static int run_event(struct guest *g, enum event ev)
 	return wp_window(v, g->pages, g->wp);
 }
 
-static void get_stats(struct guest *g, struct vmmu_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->size = sizeof(*st);
-	vmmu_vm_get_stats(g->vm, st);
-}
-
 static void add_delta(struct delta *d, const struct vmmu_stats *a, const struct vmmu_stats *b,
 		      double ns)
 {
@@ -469,6 +500,7 @@ static void add_delta(struct delta *d, const struct vmmu_stats *a, const struct 
 	d->pf_fixed += b->pf_fixed - a->pf_fixed;
 	d->tlb_flush += b->tlb_flush - a->tlb_flush;
 	d->tlb_miss += b->tlb_miss - a->tlb_miss;
+	d->recycled += b->mmu_recycled - a->mmu_recycled;
 	d->ns += ns;
 }
 
@@ -509,25 +541,26 @@ static int window(struct guest *g, int ev, struct delta *d, double *ns_out)
 	uint64_t t0, t1;
 	int ret;
 
-	get_stats(g, &a);
+	bench_get_stats(g->vm, &a);
 	t0 = bench_now_ns();
 	ret = timed_window(g, ev);
 	t1 = bench_now_ns();
 	vmmu_vm_poll(g->vm);
-	get_stats(g, &b);
+	bench_get_stats(g->vm, &b);
 	add_delta(d, &a, &b, (double)(t1 - t0));
 	*ns_out = (double)(t1 - t0);
 	return ret;
 }
 
-static int measure(const struct guest_mem *m, uint32_t policy, const struct toggle_opts *o,
-		   unsigned int vcpus, enum event ev, struct row *r)
+static int measure(const struct guest_mem *m, enum bench_mmu mmu, uint32_t policy,
+		   const struct toggle_opts *o, unsigned int vcpus, enum event ev, struct row *r)
 {
 	double tns[MAX_TOGGLES], bns[MAX_TOGGLES], x;
 	struct guest g;
 	int ret = -1;
 
 	memset(r, 0, sizeof(*r));
+	r->mmu = mmu;
 	r->policy = policy;
 	r->vcpus = vcpus;
 	r->bytes = m->bytes;
@@ -535,7 +568,7 @@ static int measure(const struct guest_mem *m, uint32_t policy, const struct togg
 	r->n = o->toggles;
 	r->ws_pages = m->bytes / GUEST_PAGE;
 	r->table_pages = m->table_pages;
-	if (guest_create(&g, m, policy, o, vcpus))
+	if (guest_create(&g, m, mmu, policy, o, vcpus))
 		goto out;
 	/* Warm: one untimed round of the event (and back, for wp). */
 	if (run_event(&g, ev) || (ev == EV_WP && run_event(&g, ev)) ||
@@ -568,60 +601,101 @@ out:
 
 /* ---- output ---------------------------------------------------------------------- */
 
-static double per(uint64_t v, unsigned int n)
+/* What one toggle costs: the toggle window's counts minus the baseline's
+ * (the same touches, no register write), averaged over the -n toggles. */
+struct per_toggle {
+	double exits, resets, loads, roots_alloc, roots_freed, built, refaulted, flush;
+	double recycled;                    /* both windows: any reclaim shows */
+};
+
+static double net(uint64_t tog, uint64_t base, unsigned int n)
 {
-	return (double)v / n;
+	return ((double)tog - (double)base) / n;
 }
 
-static void print_header(void)
+static void per_toggle(const struct row *r, struct per_toggle *p)
 {
-	printf("%-5s %-3s %-6s %-4s %6s %6s %6s %6s %6s %9s %10s %6s %11s %11s %11s\n",
-	       "pol", "vcp", "ws", "ev", "exits", "resets", "loads", "r+", "r-", "pt_built",
-	       "refaulted", "flush", "raw_ns", "base_ns", "net_ns");
-}
-
-static void print_row(const struct row *r)
-{
+	const struct delta *t = &r->tog, *b = &r->base;
 	unsigned int n = r->n;
-	double netv = r->tog_ns_med - r->base_ns_med;
 
-	printf("%-5s %-3u %5" PRIu64 "M %-4s %6.1f %6.1f %6.1f %6.1f %6.1f %9.1f %10.1f %6.1f "
-	       "%11.0f %11.0f %11.0f\n",
-	       policy_name(r->policy), r->vcpus, r->bytes >> 20, event_names[r->ev],
-	       per(r->tog.exits, n) - per(r->base.exits, n),
-	       per(r->tog.resets, n) - per(r->base.resets, n),
-	       per(r->tog.root_loads, n) - per(r->base.root_loads, n),
-	       per(r->tog.roots_alloc, n), per(r->tog.roots_freed, n),
-	       (double)r->tog.pt_built / n - (double)r->base.pt_built / n,
-	       per(r->tog.pf_fixed, n) - per(r->base.pf_fixed, n),
-	       per(r->tog.tlb_flush, n) - per(r->base.tlb_flush, n),
-	       r->tog_ns_med, r->base_ns_med, netv);
+	*p = (struct per_toggle){
+		.exits = net(t->exits, b->exits, n),
+		.resets = net(t->resets, b->resets, n),
+		.loads = net(t->root_loads, b->root_loads, n),
+		.roots_alloc = net(t->roots_alloc, b->roots_alloc, n),
+		.roots_freed = net(t->roots_freed, b->roots_freed, n),
+		.built = ((double)t->pt_built - (double)b->pt_built) / n,
+		.refaulted = net(t->pf_fixed, b->pf_fixed, n),
+		.flush = net(t->tlb_flush, b->tlb_flush, n),
+		.recycled = (double)(t->recycled + b->recycled) / n,
+	};
 }
 
-/* Targets that one row decides. */
-static int check_row(const struct row *r)
+static void print_header(const struct toggle_opts *o)
 {
-	double refault = per(r->tog.pf_fixed, r->n) - per(r->base.pf_fixed, r->n);
-	double built = (double)r->tog.pt_built / r->n - (double)r->base.pt_built / r->n;
+	printf("%-5s %-3s %-6s %-4s %-10s %6s %6s %6s %6s %6s %9s %10s %6s", "pol", "vcp", "ws",
+	       "ev", "mmu", "exits", "resets", "loads", "r+", "r-", "pt_built", "refaulted",
+	       "flush");
+	if (o->mmu[BENCH_MMU_LEGACY])
+		printf(" %6s", "recyc");
+	printf(" %11s %11s %11s", "raw_ns", "base_ns", "net_ns");
+	if (bench_mmus_both(o->mmu))
+		printf(" %8s", "raw l/t");
+	printf("\n");
+}
+
+/* @tdp: the TDP MMU's row of the same configuration, for the ratio column
+ * (NULL: none printed). */
+static void print_row(const struct row *r, const struct row *tdp, const struct toggle_opts *o)
+{
+	struct per_toggle p;
+	char ratio[16];
+
+	per_toggle(r, &p);
+	printf("%-5s %-3u %5" PRIu64 "M %-4s %-10s %6.1f %6.1f %6.1f %6.1f %6.1f %9.1f %10.1f %6.1f",
+	       policy_name(r->policy), r->vcpus, r->bytes >> 20, event_names[r->ev],
+	       bench_mmu_name(r->mmu), p.exits, p.resets, p.loads, p.roots_alloc, p.roots_freed,
+	       p.built, p.refaulted, p.flush);
+	if (o->mmu[BENCH_MMU_LEGACY] && r->mmu == BENCH_MMU_LEGACY)
+		printf(" %6.1f", p.recycled);
+	else if (o->mmu[BENCH_MMU_LEGACY])
+		printf(" %6s", "-");
+	printf(" %11.0f %11.0f %11.0f", r->tog_ns_med, r->base_ns_med,
+	       r->tog_ns_med - r->base_ns_med);
+	if (tdp) {
+		bench_fmt_ratio(ratio, sizeof(ratio), r->tog_ns_med, tdp->tog_ns_med);
+		printf(" %8s", ratio);
+	} else if (bench_mmus_both(o->mmu)) {
+		printf(" %8s", "");
+	}
+	printf("\n");
+}
+
+/* The TDP MMU's targets that one row decides (issue 5). */
+static int check_tdp_row(const struct row *r)
+{
+	struct per_toggle p;
 	uint64_t want = r->ws_pages * event_touches[r->ev];
 	int miss = 0;
 
+	per_toggle(r, &p);
 	if (r->policy == VMMU_POLICY_6_4) {
-		bool ok = built == 0;
+		bool ok = p.built == 0;
 
-		printf("  6.4 %uv %" PRIu64 "M %s: page-table pages per toggle %.1f (target 0): %s\n",
-		       r->vcpus, r->bytes >> 20, event_names[r->ev], built, ok ? "PASS" : "MISS");
+		printf("  tdp 6.4 %uv %" PRIu64 "M %s: page-table pages per toggle %.1f (target 0): "
+		       "%s\n", r->vcpus, r->bytes >> 20, event_names[r->ev], p.built,
+		       ok ? "PASS" : "MISS");
 		miss |= !ok;
 	}
 	if (r->policy == VMMU_POLICY_5_10 && r->vcpus == 1) {
 		/* The data pages, plus the guest's own page-table pages each
 		 * new root faults in again. */
-		bool ok = refault >= (double)want &&
-			  refault <= (double)(want + r->table_pages * event_touches[r->ev]);
+		bool ok = p.refaulted >= (double)want &&
+			  p.refaulted <= (double)(want + r->table_pages * event_touches[r->ev]);
 
-		printf("  5.10 1v %" PRIu64 "M %s: re-faulted pages per toggle %.0f, working set "
-		       "%" PRIu64 " pages x %u transition(s) (+ %" PRIu64 " guest table pages "
-		       "each): %s\n", r->bytes >> 20, event_names[r->ev], refault, r->ws_pages,
+		printf("  tdp 5.10 1v %" PRIu64 "M %s: re-faulted pages per toggle %.0f, working "
+		       "set %" PRIu64 " pages x %u transition(s) (+ %" PRIu64 " guest table pages "
+		       "each): %s\n", r->bytes >> 20, event_names[r->ev], p.refaulted, r->ws_pages,
 		       event_touches[r->ev], r->table_pages, ok ? "PASS" : "MISS");
 		miss |= !ok;
 	}
@@ -629,28 +703,61 @@ static int check_row(const struct row *r)
 }
 
 /*
- * Across sizes: 5.10's cost per toggle grows linearly with the working set.
- * Judged on the MMU work the counters measure exactly (pages re-faulted and
- * page-table pages built per toggle); the wall-clock ratio is printed
- * beside it for information, since on this machine re-touching a working
- * set far larger than the TLB dominates and swamps it.  6.4's flatness is
- * judged on callgrind's instructions (docs/BENCHMARKS.md).
+ * The legacy MMU, every policy: once the warm-up built both roles' trees,
+ * a toggle builds no page-table page and re-faults nothing (the other
+ * role's root is in the hash); the exits, context resets, root loads and
+ * TLB flushes are the policy's and must equal the TDP MMU's (@tdp, NULL
+ * when it was not measured).
+ */
+static int check_legacy_row(const struct row *r, const struct row *tdp)
+{
+	struct per_toggle p, t;
+	bool warm, same = true;
+	char recycled[64] = "";
+
+	per_toggle(r, &p);
+	warm = p.built == 0 && p.refaulted == 0;
+	if (tdp) {
+		per_toggle(tdp, &t);
+		same = p.exits == t.exits && p.resets == t.resets && p.loads == t.loads &&
+		       p.flush == t.flush;
+	}
+	if (p.recycled > 0)
+		snprintf(recycled, sizeof(recycled), ", %.1f pages reclaimed (mmu_recycled)",
+			 p.recycled);
+	printf("  tdp-legacy %s %uv %" PRIu64 "M %s: page-table pages %.1f, re-faulted %.1f per "
+	       "toggle (target 0: every role's root stays in the hash, tree and all)%s; exits %.0f, resets "
+	       "%.0f, root loads %.0f, TLB flushes %.0f%s: %s\n", policy_name(r->policy), r->vcpus,
+	       r->bytes >> 20, event_names[r->ev], p.built, p.refaulted, recycled, p.exits,
+	       p.resets, p.loads, p.flush, !tdp ? "" : same ? " (as tdp)" : " (NOT as tdp)",
+	       warm && same ? "PASS" : "MISS");
+	return !(warm && same);
+}
+
+/*
+ * Across sizes (TDP MMU): 5.10's cost per toggle grows linearly with the
+ * working set.  Judged on the MMU work the counters measure exactly (pages
+ * re-faulted and page-table pages built per toggle); the wall-clock ratio
+ * is printed beside it for information, since on this machine re-touching
+ * a working set far larger than the TLB dominates and swamps it.  6.4's
+ * flatness is judged on callgrind's instructions (docs/BENCHMARKS.md).
  */
 static int check_sizes(const struct row *small, const struct row *big)
 {
 	double ratio_ws = (double)big->bytes / (double)small->bytes;
 	double ns_s = small->tog_ns_med - small->base_ns_med;
 	double ns_b = big->tog_ns_med - big->base_ns_med;
-	double work_s = per(small->tog.pf_fixed, small->n) - per(small->base.pf_fixed, small->n) +
-			(double)small->tog.pt_built / small->n;
-	double work_b = per(big->tog.pf_fixed, big->n) - per(big->base.pf_fixed, big->n) +
-			(double)big->tog.pt_built / big->n;
-	double ratio = work_s > 0 ? work_b / work_s : 0;
+	struct per_toggle ps, pb;
+	double ratio;
 
+	per_toggle(small, &ps);
+	per_toggle(big, &pb);
+	ratio = ps.refaulted + ps.built > 0 ? (pb.refaulted + pb.built) /
+					       (ps.refaulted + ps.built) : 0;
 	if (small->policy == VMMU_POLICY_5_10) {
 		bool ok = ratio > 0.95 * ratio_ws && ratio < 1.05 * ratio_ws;
 
-		printf("  5.10 %uv %s: MMU work per toggle (re-faults + tables built) %" PRIu64
+		printf("  tdp 5.10 %uv %s: MMU work per toggle (re-faults + tables built) %" PRIu64
 		       "M -> %" PRIu64 "M grows x%.3f for x%.0f the working set (linear within 5%%): "
 		       "%s; wall clock x%.2f (information: noisy)\n", small->vcpus,
 		       event_names[small->ev], small->bytes >> 20, big->bytes >> 20, ratio,
@@ -658,7 +765,7 @@ static int check_sizes(const struct row *small, const struct row *big)
 		return !ok;
 	}
 	if (small->policy == VMMU_POLICY_6_4)
-		printf("  6.4 %uv %s: net ns per toggle %.0f at %" PRIu64 "M, %.0f at %" PRIu64
+		printf("  tdp 6.4 %uv %s: net ns per toggle %.0f at %" PRIu64 "M, %.0f at %" PRIu64
 		       "M (wall clock, noisy at this size; the 5%% target is on callgrind's "
 		       "instructions)\n", small->vcpus, event_names[small->ev], ns_s,
 		       small->bytes >> 20, ns_b, big->bytes >> 20);
@@ -667,26 +774,110 @@ static int check_sizes(const struct row *small, const struct row *big)
 
 static void print_legend(const struct toggle_opts *o)
 {
-	printf("vmmu bench toggle: TDP %s, %u toggles per row (median ns per window); per toggle "
-	       "(wp: one CR0.WP write + a touch; smm: SMI, touch, RSM, touch),\n"
+	printf("vmmu bench toggle %s: TDP %s, %u toggles per row (median ns per window); per "
+	       "toggle (wp: one CR0.WP write + a touch; smm: SMI, touch, RSM, touch),\n"
 	       "toggle window minus the baseline's same touches: exits (CR/SMI/RSM), resets "
 	       "(MMU context), loads (root loads), r+/r- (roots built/torn down),\n"
 	       "pt_built (page-table pages allocated: the pt_pages_allocated counter), "
 	       "refaulted (pf_fixed), flush (tlb_flush); raw_ns, base_ns, net_ns = raw - base\n",
-	       o->tdp_format == VMMU_TDP_NPT ? "NPT" : "EPT", o->toggles);
+	       bench_mmus_label(o->mmu), o->tdp_format == VMMU_TDP_NPT ? "NPT" : "EPT",
+	       o->toggles);
+	if (o->mmu[BENCH_MMU_LEGACY])
+		printf("recyc: legacy shadow pages reclaimed under the page-table cap "
+		       "(mmu_recycled) per toggle, both windows\n");
+	if (bench_mmus_both(o->mmu))
+		printf("each configuration runs under tdp, then tdp-legacy (a VM each); raw l/t = "
+		       "the toggle window's raw_ns, legacy / tdp\n");
+}
+
+/* The legacy MMU's default cap against the two trees (two roles: WP=0/1,
+ * or SMM) one guest holds at most. */
+static void print_caps(const uint64_t *bytes, unsigned int nb)
+{
+	for (unsigned int s = 0; s < nb; s++)
+		bench_print_legacy_cap(stdout, tables_slot_bytes(bytes[s]) + bytes[s],
+				       2 * tree_pages(bytes[s]));
+}
+
+typedef struct row row_set[NR_POLICIES][2][2][NR_EV][BENCH_NR_MMU]; /* policy, vcpus, size */
+
+/* Every row of one working-set size, each configuration under each MMU. */
+static int measure_size(const struct toggle_opts *o, uint64_t bytes, unsigned int s,
+			const unsigned int *vcpus, unsigned int nv, row_set rows)
+{
+	struct guest_mem m;
+
+	if (mem_alloc(&m, bytes)) {
+		mem_free(&m);
+		return -1;
+	}
+	for (unsigned int p = 0; p < NR_POLICIES; p++) {
+		if (!o->policy[p])
+			continue;
+		for (unsigned int vi = 0; vi < nv; vi++)
+			for (unsigned int e = 0; e < NR_EV; e++) {
+				struct row *r = rows[p][vi][s][e];
+
+				if (!o->event[e])
+					continue;
+				for (unsigned int k = 0; k < BENCH_NR_MMU; k++) {
+					if (!o->mmu[k])
+						continue;
+					if (measure(&m, (enum bench_mmu)k, all_policies[p], o,
+						    vcpus[vi], (enum event)e, &r[k])) {
+						mem_free(&m);
+						return -1;
+					}
+					print_row(&r[k], k == BENCH_MMU_LEGACY &&
+						  bench_mmus_both(o->mmu) ? &r[BENCH_MMU_TDP] : NULL,
+						  o);
+					fflush(stdout);
+				}
+			}
+	}
+	mem_free(&m);
+	return 0;
+}
+
+/* Every target the rows decide; nonzero if one was missed. */
+static int check_all(const struct toggle_opts *o, unsigned int nv, unsigned int nb, row_set rows)
+{
+	int miss = 0;
+
+	for (unsigned int p = 0; p < NR_POLICIES; p++) {
+		if (!o->policy[p])
+			continue;
+		for (unsigned int vi = 0; vi < nv; vi++)
+			for (unsigned int e = 0; e < NR_EV; e++) {
+				if (!o->event[e])
+					continue;
+				for (unsigned int s = 0; s < nb; s++) {
+					struct row *r = rows[p][vi][s][e];
+
+					if (o->mmu[BENCH_MMU_TDP])
+						miss |= check_tdp_row(&r[BENCH_MMU_TDP]);
+					if (o->mmu[BENCH_MMU_LEGACY])
+						miss |= check_legacy_row(&r[BENCH_MMU_LEGACY],
+							o->mmu[BENCH_MMU_TDP] ? &r[BENCH_MMU_TDP] : NULL);
+				}
+				if (nb == 2 && o->mmu[BENCH_MMU_TDP])
+					miss |= check_sizes(&rows[p][vi][0][e][BENCH_MMU_TDP],
+							    &rows[p][vi][1][e][BENCH_MMU_TDP]);
+			}
+	}
+	return miss;
 }
 
 int bench_toggle(int argc, char **argv)
 {
 	static const uint64_t sweep_bytes[2] = { (uint64_t)512 << 20, (uint64_t)4 << 30 };
 	static const unsigned int sweep_vcpus[2] = { 1, 4 };
+	static row_set rows;
 	struct toggle_opts o;
-	struct guest_mem m;
-	struct row rows[NR_POLICIES][2][2][NR_EV];    /* policy, vcpus, size, event */
 	unsigned int nv, nb;
 	uint64_t bytes[2];
 	unsigned int vcpus[2];
-	int ret = parse_opts(argc, argv, &o), miss = 0;
+	int ret = parse_opts(argc, argv, &o), miss;
 
 	if (ret)
 		return ret < 0 ? 0 : ret;
@@ -704,47 +895,15 @@ int bench_toggle(int argc, char **argv)
 		vcpus[0] = o.vcpus;
 	}
 	print_legend(&o);
-	print_header();
-	for (unsigned int s = 0; s < nb; s++) {
-		if (mem_alloc(&m, bytes[s])) {
-			mem_free(&m);
+	if (o.mmu[BENCH_MMU_LEGACY])
+		print_caps(bytes, nb);
+	print_header(&o);
+	for (unsigned int s = 0; s < nb; s++)
+		if (measure_size(&o, bytes[s], s, vcpus, nv, rows))
 			return 1;
-		}
-		for (unsigned int p = 0; p < NR_POLICIES; p++) {
-			if (!o.policy[p])
-				continue;
-			for (unsigned int vi = 0; vi < nv; vi++)
-				for (unsigned int e = 0; e < NR_EV; e++) {
-					struct row *r = &rows[p][vi][s][e];
-
-					if (!o.event[e])
-						continue;
-					if (measure(&m, all_policies[p], &o, vcpus[vi],
-						    (enum event)e, r)) {
-						mem_free(&m);
-						return 1;
-					}
-					print_row(r);
-					fflush(stdout);
-				}
-		}
-		mem_free(&m);
-	}
 	printf("targets%s:\n", o.knobs_set ? " (knobs overridden: the presets' targets may not "
 	       "apply)" : "");
-	for (unsigned int p = 0; p < NR_POLICIES; p++) {
-		if (!o.policy[p])
-			continue;
-		for (unsigned int vi = 0; vi < nv; vi++)
-			for (unsigned int e = 0; e < NR_EV; e++) {
-				if (!o.event[e])
-					continue;
-				for (unsigned int s = 0; s < nb; s++)
-					miss |= check_row(&rows[p][vi][s][e]);
-				if (nb == 2)
-					miss |= check_sizes(&rows[p][vi][0][e], &rows[p][vi][1][e]);
-			}
-	}
+	miss = check_all(&o, nv, nb, rows);
 	printf("%s\n", miss ? "some target MISSED" : "every target checked: PASS");
 	return 0;
 }

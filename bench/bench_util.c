@@ -6,9 +6,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "bench_util.h"
+#include "commands.h"
 
 volatile uint64_t bench_sink;
 
@@ -119,4 +121,85 @@ int bench_bad_option(const char *name, void (*usage)(FILE *f), const char *fmt, 
 	fprintf(stderr, "\n");
 	usage(stderr);
 	return 2;
+}
+
+/* ---- the two MMUs ----------------------------------------------------------- */
+
+static const char *const mmu_names[BENCH_NR_MMU] = { "tdp", "tdp-legacy" };
+static const uint32_t mmu_modes[BENCH_NR_MMU] = { VMMU_MMU_TDP, VMMU_MMU_TDP_LEGACY };
+
+#define LEGACY_CAP_MIN_PAGES	256u   /* 1 MiB of tables */
+#define LEGACY_CAP_DIVISOR	64u
+
+const char *bench_mmu_name(enum bench_mmu m)
+{
+	return mmu_names[m];
+}
+
+uint32_t bench_mmu_mode(enum bench_mmu m)
+{
+	return mmu_modes[m];
+}
+
+int bench_parse_mmus(const char *name, const char *arg, bool on[BENCH_NR_MMU])
+{
+	unsigned int mode;
+
+	if (!strcmp(arg, "both")) {
+		for (unsigned int m = 0; m < BENCH_NR_MMU; m++)
+			on[m] = true;
+		return 0;
+	}
+	if (parse_mmu(arg, &mode)) {
+		fprintf(stderr, "vmmu bench %s: --mmu takes tdp, tdp-legacy or both\n", name);
+		return 2;
+	}
+	if (mode == VMMU_MMU_DIRECT) {
+		fprintf(stderr, "vmmu bench %s: --mmu=direct has no TDP faults or roots to "
+			"measure; use tdp, tdp-legacy or both\n", name);
+		return 2;
+	}
+	for (unsigned int m = 0; m < BENCH_NR_MMU; m++)
+		on[m] = mmu_modes[m] == mode;
+	return 0;
+}
+
+const char *bench_mmus_label(const bool on[BENCH_NR_MMU])
+{
+	if (bench_mmus_both(on))
+		return "--mmu=both";
+	return on[BENCH_MMU_LEGACY] ? "--mmu=tdp-legacy" : "--mmu=tdp";
+}
+
+void bench_fmt_ratio(char *buf, size_t len, double legacy, double tdp)
+{
+	if (legacy > 0 && tdp > 0)
+		snprintf(buf, len, "%.2fx", legacy / tdp);
+	else
+		snprintf(buf, len, "-");
+}
+
+uint64_t bench_legacy_default_cap(uint64_t as0_bytes)
+{
+	uint64_t pages = as0_bytes / 4096 / LEGACY_CAP_DIVISOR;
+
+	return pages > LEGACY_CAP_MIN_PAGES ? pages : LEGACY_CAP_MIN_PAGES;
+}
+
+void bench_print_legacy_cap(FILE *f, uint64_t as0_bytes, uint64_t need)
+{
+	uint64_t cap = bench_legacy_default_cap(as0_bytes);
+
+	fprintf(f, "tdp-legacy page-table cap: the default (1/64 of the %" PRIu64 " MiB of "
+		"memslots in address space 0, at least 1 MiB) = %" PRIu64 " pages; the trees "
+		"measured take %" PRIu64 " pages: %s\n", as0_bytes >> 20, cap, need,
+		need <= cap ? "no reclaim expected (mmu_recycled is checked)" :
+		"over the cap, reclaim (mmu_recycled) will show");
+}
+
+void bench_get_stats(struct vmmu_vm *vm, struct vmmu_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	vmmu_vm_get_stats(vm, st);
 }

@@ -3,8 +3,11 @@
 #ifndef VMMU_BENCH_UTIL_H
 #define VMMU_BENCH_UTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "vmmu.h"
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
@@ -37,6 +40,53 @@ extern volatile uint64_t bench_sink;
  * stderr; returns the exit status 2. */
 int bench_bad_option(const char *name, void (*usage)(FILE *f), const char *fmt, const char *arg)
 	__attribute__((format(printf, 3, 0)));
+
+/* ---- the two MMUs of two-dimensional paging, measured side by side ---- */
+
+/* Index order is print order: TDP first, legacy second; a ratio printed
+ * beside them is always legacy / tdp. */
+enum bench_mmu { BENCH_MMU_TDP, BENCH_MMU_LEGACY, BENCH_NR_MMU };
+
+/* "tdp", "tdp-legacy": the --mmu names of vmmu replay. */
+const char *bench_mmu_name(enum bench_mmu m);
+/* VMMU_MMU_TDP or VMMU_MMU_TDP_LEGACY. */
+uint32_t bench_mmu_mode(enum bench_mmu m);
+
+/*
+ * --mmu=tdp|tdp-legacy|both for "vmmu bench @name": sets @on (at least
+ * one entry true).  Returns 0, or 2 (the usage error's exit status) after
+ * a message on stderr: "direct" is refused (no TDP faults, no roots).
+ */
+int bench_parse_mmus(const char *name, const char *arg, bool on[BENCH_NR_MMU]);
+
+/* Both MMUs selected: the output gets a column (or row) per MMU and a
+ * legacy/tdp ratio. */
+static inline bool bench_mmus_both(const bool on[BENCH_NR_MMU])
+{
+	return on[BENCH_MMU_TDP] && on[BENCH_MMU_LEGACY];
+}
+
+/* "--mmu=both" or "--mmu=NAME", for a benchmark's header line. */
+const char *bench_mmus_label(const bool on[BENCH_NR_MMU]);
+
+/* "1.23x" into @buf; "-" where the ratio means nothing (a side not
+ * positive). */
+void bench_fmt_ratio(char *buf, size_t len, double legacy, double tdp);
+
+/*
+ * The legacy MMU's default page-table cap (pt_mem_limit 0) for a VM whose
+ * address space 0 holds @as0_bytes of memslots: 1/64 of it in 4K pages,
+ * at least 256 (1 MiB).  It follows the memslots: a benchmark sizes its
+ * cap by the slots it adds, not by a config field.
+ */
+uint64_t bench_legacy_default_cap(uint64_t as0_bytes);
+
+/* One line on @f: the legacy MMU's default cap against the @need table
+ * pages the benchmark's trees take; says whether reclaim must be expected. */
+void bench_print_legacy_cap(FILE *f, uint64_t as0_bytes, uint64_t need);
+
+/* Every counter of @vm (struct vmmu_stats, size set). */
+void bench_get_stats(struct vmmu_vm *vm, struct vmmu_stats *st);
 
 /* Architectural bits the benchmarks' guests set, as a guest's boot code
  * writes them. */

@@ -83,6 +83,8 @@ static int config_normalise(const struct vmmu_vm_config *in, struct vmmu_vm_conf
 	    (out->tdp_ad_disabled && (out->mmu == VMMU_MMU_DIRECT ||
 				      out->tdp_format != VMMU_TDP_EPT)))
 		return -EINVAL;
+	if (out->reserved)
+		return -EINVAL;
 	/* The legacy MMU's cap: whole pages, enough for one fault's tables. */
 	if (out->pt_mem_limit && (out->mmu != VMMU_MMU_TDP_LEGACY ||
 				  out->pt_mem_limit & ~PAGE_MASK ||

@@ -5,6 +5,7 @@
  * and lookup, zaps through the reverse maps, zap of everything with roots
  * still held, and reclaim under the page-table cap, oldest unused first.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "shadow/shadow_mmu.h"
+#include "vmmu.h"
 #include "vcpu/role.h"
 #include "vm/rcu.h"
 
@@ -424,6 +426,44 @@ static void test_cap_reclaims_oldest_unused_first(void **state)
 	fixture_free(f);
 }
 
+static int create(struct vmmu_vm_config cfg)
+{
+	struct vmmu_vm *vm = NULL;
+	int ret;
+
+	cfg.size = sizeof(cfg);
+	ret = vmmu_vm_create(&cfg, &vm);
+	vmmu_vm_destroy(vm);
+	return ret;
+}
+
+/* The VM config: the legacy MMU, its formats and its cap. */
+static void test_vm_config(void **state)
+{
+	(void)state;
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_TDP_LEGACY }), 0);
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_TDP_LEGACY,
+		.tdp_format = VMMU_TDP_NPT }), 0);
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_TDP_LEGACY,
+		.tdp_ad_disabled = 1 }), 0);
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_TDP_LEGACY,
+		.tdp_format = VMMU_TDP_NPT, .tdp_ad_disabled = 1 }), -EINVAL);
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_TDP_LEGACY + 1 }), -EINVAL);
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_TDP_LEGACY,
+		.pt_mem_limit = 16384 }), 0);
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_TDP_LEGACY,
+		.pt_mem_limit = 8192 }), -EINVAL);
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_TDP_LEGACY,
+		.pt_mem_limit = 20000 }), -EINVAL);
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_TDP,
+		.pt_mem_limit = 1 << 20 }), -EINVAL);
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_DIRECT,
+		.pt_mem_limit = 1 << 20 }), -EINVAL);
+	assert_int_equal(create((struct vmmu_vm_config){ .mmu = VMMU_MMU_TDP_LEGACY,
+		.reserved = 1 }), -EINVAL);
+	assert_true(vmmu_capabilities() & VMMU_CAP_MMU_TDP_LEGACY);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +476,7 @@ int main(void)
 		cmocka_unit_test(test_write_protect_and_age),
 		cmocka_unit_test(test_memslot_delete_and_default_cap),
 		cmocka_unit_test(test_cap_reclaims_oldest_unused_first),
+		cmocka_unit_test(test_vm_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -189,3 +189,44 @@ struct pte_list *rmap_head(const struct rmap_set *rs, gfn_t gfn)
 		return &rs->blocks[lo - 1].heads[gfn - rs->blocks[lo - 1].base_gfn];
 	return NULL;
 }
+
+/* Moves @it to the next block overlapping its range, from it->block on;
+ * false when there is none. */
+static bool range_enter_block(struct rmap_range_iter *it)
+{
+	for (; it->block < it->rs->nr; it->block++) {
+		const struct rmap_block *b = &it->rs->blocks[it->block];
+		gfn_t lo = it->gfn > b->base_gfn ? it->gfn : b->base_gfn;
+		gfn_t hi = it->end < b->base_gfn + b->npages ? it->end : b->base_gfn + b->npages;
+
+		if (lo < hi) {
+			it->gfn = lo;
+			it->block_end = hi;
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct pte_list *range_head(const struct rmap_range_iter *it, gfn_t *gfn)
+{
+	const struct rmap_block *b = &it->rs->blocks[it->block];
+
+	*gfn = it->gfn;
+	return &b->heads[it->gfn - b->base_gfn];
+}
+
+struct pte_list *rmap_range_first(struct rmap_range_iter *it, const struct rmap_set *rs,
+				  gfn_t start, gfn_t end, gfn_t *gfn)
+{
+	*it = (struct rmap_range_iter){ .rs = rs, .gfn = start, .end = end };
+	return range_enter_block(it) ? range_head(it, gfn) : NULL;
+}
+
+struct pte_list *rmap_range_next(struct rmap_range_iter *it, gfn_t *gfn)
+{
+	if (++it->gfn < it->block_end)
+		return range_head(it, gfn);
+	it->block++;
+	return range_enter_block(it) ? range_head(it, gfn) : NULL;
+}

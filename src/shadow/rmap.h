@@ -17,7 +17,6 @@
 #ifndef VMMU_SHADOW_RMAP_H
 #define VMMU_SHADOW_RMAP_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "mem/mem.h"
@@ -84,16 +83,20 @@ void rmap_set_destroy(struct rmap_set *rs);
 /* The reverse map of @gfn, or NULL when no block covers it. */
 struct pte_list *rmap_head(const struct rmap_set *rs, gfn_t gfn);
 
-/* Clips [*start, *end) to @blk; false when they do not overlap. */
-static inline bool rmap_block_clip(const struct rmap_block *blk, gfn_t *start, gfn_t *end)
-{
-	gfn_t blk_end = blk->base_gfn + blk->npages;
+/*
+ * The reverse maps of the GFNs of [start, end) that a block covers, in
+ * order: for (head = rmap_range_first(&it, rs, start, end, &gfn); head;
+ * head = rmap_range_next(&it, &gfn)).  Heads may change meanwhile, blocks
+ * may not.
+ */
+struct rmap_range_iter {
+	const struct rmap_set *rs;
+	unsigned int block;
+	gfn_t gfn, end, block_end;
+};
 
-	if (*start < blk->base_gfn)
-		*start = blk->base_gfn;
-	if (*end > blk_end)
-		*end = blk_end;
-	return *start < *end;
-}
+struct pte_list *rmap_range_first(struct rmap_range_iter *it, const struct rmap_set *rs,
+				  gfn_t start, gfn_t end, gfn_t *gfn);
+struct pte_list *rmap_range_next(struct rmap_range_iter *it, gfn_t *gfn);
 
 #endif

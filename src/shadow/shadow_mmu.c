@@ -200,25 +200,25 @@ out:
 /* Zaps the leaves of [start, end) in @as_id. */
 static uint64_t zap_rmap_range(struct shadow_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end)
 {
-	const struct rmap_set *rs = &mmu->rmaps[as_id];
+	struct rmap_range_iter it;
+	struct pte_list *head;
 	uint64_t zapped = 0;
+	uint64_t *sptep;
+	gfn_t gfn;
 
-	for (unsigned int i = 0; i < rs->nr; i++) {
-		gfn_t lo = start, hi = end;
-
-		if (!rmap_block_clip(&rs->blocks[i], &lo, &hi))
-			continue;
-		for (gfn_t gfn = lo; gfn < hi; gfn++) {
-			struct pte_list *head = &rs->blocks[i].heads[gfn - rs->blocks[i].base_gfn];
-			uint64_t *sptep;
-
-			while ((sptep = pte_list_first(head))) {
-				shadow_drop_leaf(mmu, as_id, sptep, gfn);
-				zapped++;
-			}
+	for (head = rmap_range_first(&it, &mmu->rmaps[as_id], start, end, &gfn); head;
+	     head = rmap_range_next(&it, &gfn))
+		while ((sptep = pte_list_first(head))) {
+			shadow_drop_leaf(mmu, as_id, sptep, gfn);
+			zapped++;
 		}
-	}
 	return zapped;
+}
+
+/* Does an operation on @as_id (MEM_NR_AS: every one) cover @as? */
+static bool covers(unsigned int as_id, unsigned int as)
+{
+	return as_id == MEM_NR_AS || as == as_id;
 }
 
 uint64_t shadow_mmu_zap_range(struct shadow_mmu *mmu, unsigned int as_id, gfn_t start, gfn_t end)
@@ -227,7 +227,7 @@ uint64_t shadow_mmu_zap_range(struct shadow_mmu *mmu, unsigned int as_id, gfn_t 
 
 	shadow_lock(mmu);
 	for (unsigned int as = 0; as < MEM_NR_AS; as++)
-		if (as_id == MEM_NR_AS || as == as_id)
+		if (covers(as_id, as))
 			zapped += zap_rmap_range(mmu, as, start, end);
 	if (zapped)
 		mmu_zap_generation_bump(&mmu->core);
@@ -235,51 +235,43 @@ uint64_t shadow_mmu_zap_range(struct shadow_mmu *mmu, unsigned int as_id, gfn_t 
 	return zapped;
 }
 
-/*
- * Replaces every leaf of [start, end) in @as_id that @match accepts with
- * what @change makes of it, by compare-and-swap (the hardware's A/D writes
- * and the fast fault race with it).  Returns how many changed.
- */
+/* Replaces @sptep's value with what @change makes of it while @match
+ * accepts it; a lost race (the hardware's A/D writes, the fast fault)
+ * re-reads and asks again.  Whether it changed. */
+static bool change_spte(const struct spte_config *cfg, uint64_t *sptep,
+			bool (*match)(const struct spte_config *cfg, uint64_t spte),
+			uint64_t (*change)(const struct spte_config *cfg, uint64_t spte))
+{
+	uint64_t old = __atomic_load_n(sptep, __ATOMIC_ACQUIRE);
+
+	while (match(cfg, old))
+		if (__atomic_compare_exchange_n(sptep, &old, change(cfg, old), false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return true;
+	return false;
+}
+
+/* change_spte() on every leaf of [start, end) in @as_id; how many changed. */
 static uint64_t change_rmap_range(struct shadow_mmu *mmu, unsigned int as_id, gfn_t start,
 				  gfn_t end,
 				  bool (*match)(const struct spte_config *cfg, uint64_t spte),
 				  uint64_t (*change)(const struct spte_config *cfg, uint64_t spte))
 {
-	const struct spte_config *cfg = &mmu->core.spte;
+	struct rmap_range_iter it;
+	struct pte_list_iter iter;
+	struct pte_list *head;
 	uint64_t changed = 0;
+	uint64_t *sptep;
+	gfn_t gfn;
 
 	shadow_lock(mmu);
 	for (unsigned int as = 0; as < MEM_NR_AS; as++) {
-		const struct rmap_set *rs = &mmu->rmaps[as];
-
-		if (as_id != MEM_NR_AS && as != as_id)
+		if (!covers(as_id, as))
 			continue;
-		for (unsigned int i = 0; i < rs->nr; i++) {
-			gfn_t lo = start, hi = end;
-
-			if (!rmap_block_clip(&rs->blocks[i], &lo, &hi))
-				continue;
-			for (gfn_t gfn = lo; gfn < hi; gfn++) {
-				struct pte_list *head = &rs->blocks[i].heads[gfn - rs->blocks[i].base_gfn];
-				struct pte_list_iter iter;
-				uint64_t *sptep;
-
-				for_each_pte_list(head, iter, sptep) {
-					uint64_t old = __atomic_load_n(sptep, __ATOMIC_ACQUIRE);
-
-					/* A lost race re-reads and asks @match again. */
-					while (match(cfg, old)) {
-						if (__atomic_compare_exchange_n(sptep, &old,
-										change(cfg, old), false,
-										__ATOMIC_ACQ_REL,
-										__ATOMIC_ACQUIRE)) {
-							changed++;
-							break;
-						}
-					}
-				}
-			}
-		}
+		for (head = rmap_range_first(&it, &mmu->rmaps[as], start, end, &gfn); head;
+		     head = rmap_range_next(&it, &gfn))
+			for_each_pte_list(head, iter, sptep)
+				changed += change_spte(&mmu->core.spte, sptep, match, change);
 	}
 	if (changed)
 		mmu_zap_generation_bump(&mmu->core);

@@ -188,6 +188,22 @@ static void test_rmap_set_follows_slots(void **state)
 	assert_null(rmap_head(&rs, 0xff));
 	kept = rmap_head(&rs, 0x1005);
 	assert_non_null(kept);
+	/* A range walk visits the covered GFNs in order, gaps skipped. */
+	struct rmap_range_iter it;
+	struct pte_list *head;
+	gfn_t gfn, want = 0x100;
+	unsigned int n = 0;
+
+	for (head = rmap_range_first(&it, &rs, 0xf0, 0x1010, &gfn); head;
+	     head = rmap_range_next(&it, &gfn), n++) {
+		if (want == 0x110)
+			want = 0x1000;
+		assert_int_equal(gfn, want++);
+		assert_ptr_equal(head, rmap_head(&rs, gfn));
+	}
+	assert_int_equal(n, 32);
+	assert_null(rmap_range_first(&it, &rs, 0x110, 0x1000, &gfn));
+	assert_null(rmap_range_first(&it, &rs, 0x2000, ~0ull, &gfn));
 	/* The slot that stays keeps its heads; the other's go. */
 	assert_int_equal(rmap_set_sync(&rs, one), 0);
 	assert_ptr_equal(rmap_head(&rs, 0x1005), kept);

@@ -105,8 +105,7 @@ int parse_knob(const char *arg, uint32_t *set, uint32_t *values)
 	return -1;
 }
 
-/* Every counter, by the library's names, on standard error. */
-static void print_stats(const struct vmmu_stats *st, bool json)
+void print_vm_stats(const struct vmmu_stats *st, bool json)
 {
 	const uint64_t *values = &st->accesses;
 	json_object *obj = json ? json_object_new_object() : NULL;
@@ -238,7 +237,7 @@ int cmd_replay(int argc, char **argv)
 	ret = trace_replay(&t, &ro, stdout, stderr);
 	trace_free(&t);
 	if (stats != STATS_NONE)
-		print_stats(&st, stats == STATS_JSON);
+		print_vm_stats(&st, stats == STATS_JSON);
 	if (fflush(stdout)) {
 		fprintf(stderr, "vmmu replay: cannot write output: %s\n", strerror(errno));
 		return 1;

@@ -12,10 +12,12 @@ static void usage(FILE *f)
 		"usage: vmmu COMMAND [OPTIONS]\n"
 		"\n"
 		"commands:\n"
-		"  replay [--mmu=direct|tdp] [--tdp=ept|npt] [--tdp-ad=on|off] [--policy=P]\n"
-		"         [--knob NAME=0|1] [--stats[=text|json]] TRACE\n"
+		"  replay [--mmu=direct|tdp|tdp-legacy] [--tdp=ept|npt] [--tdp-ad=on|off] [--policy=P]\n"
+		"         [--knob NAME=0|1] [--pt-mem-limit=BYTES] [--stats[=text|json]] TRACE\n"
 		"                                          replay a trace (TRACE-FORMAT.md); - reads stdin\n"
-		"  bench walk|tlb|fault|toggle [OPTIONS]   benchmarks (docs/BENCHMARKS.md); -h for each\n"
+		"  record --scenario=grsec|smm [OPTIONS]   write a built-in scenario as a trace; -h\n"
+		"  bench NAME [OPTIONS]                    benchmarks walk, tlb, fault, toggle, seed\n"
+		"                                          (docs/BENCHMARKS.md, docs/SEED.md); -h for each\n"
 		"  maps [OPTIONS] CORE | --mem RAW ...     every mapping of a guest memory image\n"
 		"  version                                 print the library version\n"
 		"\n"
@@ -32,6 +34,8 @@ int main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "bench"))
 		return cmd_bench(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "record"))
+		return cmd_record(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "maps"))
 		return cmd_maps(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

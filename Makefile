@@ -44,13 +44,14 @@ asan-test: deps
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer over the tests whose threads share the VM: memslot
-# changes under running vCPUs, cross-vCPU TLB requests, concurrent TDP faults.
-TSAN_TESTS = unit/test_memslot|unit/test_tlb|unit/test_tdp|unit/test_tdp_stress
+# changes under running vCPUs, cross-vCPU TLB requests, concurrent TDP faults,
+# scenarios on one thread per vCPU.
+TSAN_TESTS = unit/test_memslot|unit/test_tlb|unit/test_tdp|unit/test_tdp_stress|unit/test_scenario
 
 tsan-test: deps
 	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVMMU_WERROR=ON \
 		-DVMMU_SANITIZE=thread >/dev/null
-	@ninja -C $(TSAN_BUILD) -j $(JOBS) test_memslot test_tlb test_tdp test_tdp_stress
+	@ninja -C $(TSAN_BUILD) -j $(JOBS) test_memslot test_tlb test_tdp test_tdp_stress test_scenario
 	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 VMMU_TEST_THREADED_ONLY=1 ctest --output-on-failure -j $(JOBS) \
 		-R '^($(TSAN_TESTS))$$'
 

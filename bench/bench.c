@@ -16,6 +16,8 @@ int cmd_bench(int argc, char **argv)
 		return bench_fault(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "toggle"))
 		return bench_toggle(argc - 1, argv + 1);
-	fprintf(stderr, "usage: vmmu bench walk|tlb|fault|toggle [OPTIONS]\n");
+	if (argc >= 2 && !strcmp(argv[1], "seed"))
+		return bench_seed(argc - 1, argv + 1);
+	fprintf(stderr, "usage: vmmu bench walk|tlb|fault|toggle|seed [OPTIONS]\n");
 	return 2;
 }

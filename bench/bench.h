@@ -6,5 +6,6 @@ int bench_walk(int argc, char **argv);
 int bench_tlb(int argc, char **argv);
 int bench_fault(int argc, char **argv);
 int bench_toggle(int argc, char **argv);
+int bench_seed(int argc, char **argv);
 
 #endif

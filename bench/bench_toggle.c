@@ -126,11 +126,6 @@ struct row {
 	uint64_t ws_pages, table_pages;
 };
 
-static const char *policy_name(uint32_t p)
-{
-	return p == VMMU_POLICY_5_10 ? "5.10" : p == VMMU_POLICY_6_1 ? "6.1" : "6.4";
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -653,7 +648,7 @@ static void print_row(const struct row *r, const struct row *tdp, const struct t
 
 	per_toggle(r, &p);
 	printf("%-5s %-3u %5" PRIu64 "M %-4s %-10s %6.1f %6.1f %6.1f %6.1f %6.1f %9.1f %10.1f %6.1f",
-	       policy_name(r->policy), r->vcpus, r->bytes >> 20, event_names[r->ev],
+	       bench_policy_name(r->policy), r->vcpus, r->bytes >> 20, event_names[r->ev],
 	       bench_mmu_name(r->mmu), p.exits, p.resets, p.loads, p.roots_alloc, p.roots_freed,
 	       p.built, p.refaulted, p.flush);
 	if (o->mmu[BENCH_MMU_LEGACY] && r->mmu == BENCH_MMU_LEGACY)
@@ -727,7 +722,7 @@ static int check_legacy_row(const struct row *r, const struct row *tdp)
 			 p.recycled);
 	printf("  tdp-legacy %s %uv %" PRIu64 "M %s: page-table pages %.1f, re-faulted %.1f per "
 	       "toggle (target 0: every role's root stays in the hash, tree and all)%s; exits %.0f, resets "
-	       "%.0f, root loads %.0f, TLB flushes %.0f%s: %s\n", policy_name(r->policy), r->vcpus,
+	       "%.0f, root loads %.0f, TLB flushes %.0f%s: %s\n", bench_policy_name(r->policy), r->vcpus,
 	       r->bytes >> 20, event_names[r->ev], p.built, p.refaulted, recycled, p.exits,
 	       p.resets, p.loads, p.flush, !tdp ? "" : same ? " (as tdp)" : " (NOT as tdp)",
 	       warm && same ? "PASS" : "MISS");

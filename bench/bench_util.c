@@ -3,11 +3,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_util.h"
 #include "commands.h"
@@ -202,4 +204,54 @@ void bench_get_stats(struct vmmu_vm *vm, struct vmmu_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->size = sizeof(*st);
 	vmmu_vm_get_stats(vm, st);
+}
+
+const char *bench_policy_name(uint32_t policy)
+{
+	switch (policy) {
+	case VMMU_POLICY_5_10:
+		return "5.10";
+	case VMMU_POLICY_6_1:
+		return "6.1";
+	case VMMU_POLICY_6_4:
+		return "6.4";
+	default:
+		return "?";
+	}
+}
+
+/* -1 unknown, 0 no, 1 yes: asked once. */
+static int progress_tty = -1;
+static int progress_len;
+
+void bench_progress(const char *fmt, ...)
+{
+	char line[160];
+	va_list ap;
+	int n;
+
+	if (progress_tty < 0)
+		progress_tty = isatty(STDERR_FILENO);
+	if (!progress_tty)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if (n >= (int)sizeof(line))
+		n = (int)sizeof(line) - 1;
+	/* Pad over the longer line before it. */
+	fprintf(stderr, "\r%s%*s", line, progress_len > n ? progress_len - n : 0, "");
+	fflush(stderr);
+	progress_len = n;
+}
+
+void bench_progress_done(void)
+{
+	if (progress_tty > 0 && progress_len) {
+		fprintf(stderr, "\r%*s\r", progress_len, "");
+		fflush(stderr);
+	}
+	progress_len = 0;
 }

@@ -88,6 +88,17 @@ void bench_print_legacy_cap(FILE *f, uint64_t as0_bytes, uint64_t need);
 /* Every counter of @vm (struct vmmu_stats, size set). */
 void bench_get_stats(struct vmmu_vm *vm, struct vmmu_stats *st);
 
+/* "5.10", "6.1" or "6.4" for a VMMU_POLICY_* value ("?" for another). */
+const char *bench_policy_name(uint32_t policy);
+
+/*
+ * A progress line on standard error, rewritten in place ("\r"), only when
+ * standard error is a terminal; nothing otherwise.  bench_progress_done()
+ * clears it before the results are printed.
+ */
+void bench_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void bench_progress_done(void);
+
 /* Architectural bits the benchmarks' guests set, as a guest's boot code
  * writes them. */
 #define CR0_PE		(1ull << 0)

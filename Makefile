@@ -33,6 +33,12 @@ run: build
 	@echo
 	@echo "== vmmu bench toggle --quick"
 	@./$(BUILD)/vmmu bench toggle --quick
+	@echo
+	@echo "== vmmu bench seed --plot $(BUILD)/seed-plots (docs/SEED.md; --full for the sweep)"
+	@./$(BUILD)/vmmu bench seed --plot $(BUILD)/seed-plots
+	@echo
+	@echo "make run: the seed's table and vmmu's are plotted in $(BUILD)/seed-plots/table.png," \
+		"cost per toggle against the working set in $(BUILD)/seed-plots/ws.png"
 
 unit-test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -474,6 +474,5 @@ unsigned int tdp_mmu_reap_dead_roots(struct tdp_mmu *mmu)
 	}
 	vm_rcu_read_unlock();
 	pthread_rwlock_unlock(&mmu->lock);
-	tdp_pool_reclaim_if_outside_rcu(&mmu->core.pool);
 	return n;
 }

@@ -52,7 +52,8 @@ void tdp_mmu_put_root(struct tdp_mmu *mmu, struct tdp_page *root);
  * its own references, vCPUs drop theirs at their next access. */
 void tdp_mmu_invalidate_all_roots(struct tdp_mmu *mmu);
 /* Tears down the roots nobody holds any more, under the read side of the
- * MMU lock; returns how many. */
+ * MMU lock; returns how many.  Their tables wait for the caller's next
+ * tdp_pool_reclaim(). */
 unsigned int tdp_mmu_reap_dead_roots(struct tdp_mmu *mmu);
 
 /*

@@ -120,8 +120,9 @@ void tdp_page_free_deferred(struct tdp_page_pool *pool, struct tdp_page *page)
 {
 	pthread_mutex_lock(&pool->lock);
 	page->next = pool->deferred;
-	/* Atomic: vCPU exits peek at it without the lock. */
+	/* Atomic: vCPU exits peek at both without the lock. */
 	__atomic_store_n(&pool->deferred, page, __ATOMIC_RELEASE);
+	__atomic_store_n(&pool->nr_deferred, pool->nr_deferred + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&pool->lock);
 }
 
@@ -153,6 +154,7 @@ unsigned int tdp_pool_reclaim(struct tdp_page_pool *pool)
 	pthread_mutex_lock(&pool->lock);
 	list = pool->deferred;
 	__atomic_store_n(&pool->deferred, NULL, __ATOMIC_RELAXED);
+	__atomic_store_n(&pool->nr_deferred, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&pool->lock);
 	if (!list)
 		return 0;

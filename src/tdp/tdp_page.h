@@ -54,6 +54,7 @@ struct tdp_page_pool {
 	struct tdp_page *free;    /* zeroed tables ready to hand out */
 	struct tdp_page *deferred;/* out of every tree, waiting for a grace period;
 				   * stored atomically: read as a hint unlocked */
+	unsigned int nr_deferred; /* on @deferred; stored atomically, as @deferred */
 	void **chunks;
 	unsigned int nr_chunks, cap_chunks;
 	uint64_t allocated;       /* tables handed out and not yet freed */

@@ -159,6 +159,14 @@ void mmu_invalidate_all_roots(struct mmu_core *core)
 		shadow_mmu_zap_all(to_legacy(core));
 }
 
+/*
+ * A grace period costs every vCPU thread a barrier (liburcu's membarrier),
+ * so vCPU exits wait for one only once this many tables are waiting; KVM
+ * frees them from call_rcu() without waiting at all.  At most this many
+ * tables (2 MiB) wait beyond a teardown.
+ */
+#define MMU_RECLAIM_BATCH 512
+
 void mmu_deferred_work(struct mmu_core *core, bool cheap)
 {
 	if (core->kind == MMU_KIND_TDP) {
@@ -167,7 +175,8 @@ void mmu_deferred_work(struct mmu_core *core, bool cheap)
 		if (!cheap || __atomic_load_n(&mmu->dead_roots, __ATOMIC_RELAXED))
 			tdp_mmu_reap_dead_roots(mmu);
 	}
-	if (!cheap || __atomic_load_n(&core->pool.deferred, __ATOMIC_RELAXED))
+	if (!cheap || __atomic_load_n(&core->pool.nr_deferred, __ATOMIC_RELAXED) >=
+		      MMU_RECLAIM_BATCH)
 		tdp_pool_reclaim(&core->pool);
 }
 

@@ -143,7 +143,8 @@ void mmu_invalidate_all_roots(struct mmu_core *core);
 void mmu_memslots_changed(struct mmu_core *core, unsigned int as_id, uint64_t generation,
 			  gfn_t start, gfn_t end);
 /* Deferred work (dead roots, tables past their grace period); outside
- * RCU.  @cheap: only if a relaxed peek says there is some. */
+ * RCU.  @cheap (a vCPU exit): only what relaxed peeks say is due, tables
+ * in batches. */
 void mmu_deferred_work(struct mmu_core *core, bool cheap);
 /* Page-table pages in trees and caches now. */
 uint64_t mmu_table_pages(struct mmu_core *core);

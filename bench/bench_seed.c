@@ -95,6 +95,7 @@ struct seed_opts {
 	uint64_t calls;                     /* the sample N */
 	unsigned int vcpus;                 /* V of the table */
 	double nested;                      /* the what-if's scale */
+	bool threaded;                      /* a thread per vCPU, not in turn on one */
 	const char *csv, *plot;
 };
 
@@ -142,7 +143,7 @@ struct seed_model {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vmmu bench seed [--full] [--calls N] [--vcpus N] [--nested=SCALE]\n"
+		"usage: vmmu bench seed [--full] [--calls N] [--vcpus N] [--threaded] [--nested=SCALE]\n"
 		"                       [--csv FILE] [--plot DIR]\n"
 		"\n"
 		"  the seed's table (ssdd 10 50000 in a grsecurity guest, 2023) beside vmmu's\n"
@@ -152,6 +153,9 @@ static void usage(FILE *f)
 		"                  working sets) and a stationarity check: several minutes\n"
 		"  --calls N       simulated calls per measured run (default 20000, >= %u)\n"
 		"  --vcpus N       vCPUs of the table's runs (default 4, 1 to %u)\n"
+		"  --threaded      a thread per vCPU (the registered protocol), not the vCPUs\n"
+		"                  in turn on one thread, one call each (the default: no two\n"
+		"                  windows at once, the same counts every run; docs/SEED.md)\n"
 		"  --nested=SCALE  the nested what-if's outer-hypervisor costs x SCALE\n"
 		"                  (default 1: docs/SEED.md's estimates; 0: off)\n"
 		"  --csv FILE      every figure as CSV\n"
@@ -176,12 +180,13 @@ static int parse_scale(const char *s, double *out)
 /* 0, 2 (usage), or -1 after --help. */
 static int parse_opts(int argc, char **argv, struct seed_opts *o)
 {
-	enum { OPT_FULL = 0x100, OPT_CALLS, OPT_VCPUS, OPT_NESTED, OPT_CSV, OPT_PLOT };
+	enum { OPT_FULL = 0x100, OPT_CALLS, OPT_VCPUS, OPT_NESTED, OPT_CSV, OPT_PLOT, OPT_THREADED };
 	static const struct option longopts[] = {
 		{ "full", no_argument, NULL, OPT_FULL },
 		{ "calls", required_argument, NULL, OPT_CALLS },
 		{ "vcpus", required_argument, NULL, OPT_VCPUS },
 		{ "nested", required_argument, NULL, OPT_NESTED },
+		{ "threaded", no_argument, NULL, OPT_THREADED },
 		{ "csv", required_argument, NULL, OPT_CSV },
 		{ "plot", required_argument, NULL, OPT_PLOT },
 		{ "help", no_argument, NULL, 'h' },
@@ -210,6 +215,9 @@ static int parse_opts(int argc, char **argv, struct seed_opts *o)
 				return bad_option("bad vCPU count '%s' (1 to 20, the scenario's "
 						  "processes)", optarg);
 			o->vcpus = (unsigned int)v;
+			break;
+		case OPT_THREADED:
+			o->threaded = true;
 			break;
 		case OPT_NESTED:
 			if (parse_scale(optarg, &o->nested))
@@ -272,6 +280,7 @@ static int run_once(struct seed_ctx *cx, struct scenario_params p, uint64_t call
 	char err[256];
 
 	p.calls = calls;
+	p.serialized = !cx->o->threaded;
 	cx->done++;
 	bench_progress("vmmu bench seed: run %u/%u: %s %s %s, %u vCPU(s), ws %u, %u toggle(s), "
 		       "%" PRIu64 " calls", cx->done, cx->total, scenario_kind_name(p.kind),
@@ -472,10 +481,11 @@ static void print_header(const struct seed_opts *o, const struct seed_data *d,
 	scenario_defaults(SCENARIO_GRSEC, &p);
 	printf("vmmu bench seed%s: ssdd 10 50000 in a grsecurity guest (2023) beside vmmu's model "
 	       "of it (docs/SEED.md)\n", o->full ? " --full" : "");
-	printf("guest: grsec scenario, %u vCPUs, %u processes, %u toggle per call, ws %u pages "
-	       "open / %u closed, EPT; sample %" PRIu64 " calls per run (warm-up excluded), "
-	       "scaled to N_real = %.0f calls\n", o->vcpus, p.processes, p.toggles, p.ws_open,
-	       p.ws_closed, d->n, SEED_N_REAL);
+	printf("guest: grsec scenario, %u vCPUs (%s), %u processes, %u toggle per call, ws %u "
+	       "pages open / %u closed, EPT; sample %" PRIu64 " calls per run (warm-up excluded), "
+	       "scaled to N_real = %.0f calls\n", o->vcpus,
+	       o->threaded ? "a thread each" : "in turn on one thread", p.processes, p.toggles,
+	       p.ws_open, p.ws_closed, d->n, SEED_N_REAL);
 	printf("model: T = N_real x (cpu + %.0f ns x exits + %.0f ns x EPT violations + g) / %u "
 	       "vCPUs; g fitted to TDP 5.10.177 after = %.2f s: g = %.3f us per call\n",
 	       md->k.exit_s * 1e9, md->k.eptv_s * 1e9, md->vcpus, SEED_FIT_TARGET_S, md->g * 1e6);

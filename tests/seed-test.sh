@@ -32,6 +32,17 @@ awk -F, '$1 == "cell" && $2 == "5.10.177" && $3 == "after" && $5 == "tdp" {
 	print "another cell flagged as fitted: " $0; exit 1
 } $1 == "cell" && $5 == "shadow" && $9 != "" { print "shadow measured: " $0; exit 1 }
 END { if (!found) { print "no fitted cell"; exit 1 } }' "$tmp/seed.csv" || fail "fitted cell check"
+# The default runs each guest's vCPUs in turn: the same counts every run,
+# and the story in them: the TDP MMU under 5.10 builds a WP=0 root and
+# faults in the window's 8 pages and 4 guest table pages per toggle; the
+# legacy MMU builds and faults nothing once warm.
+"$vmmu" bench seed --calls 200 --csv "$tmp/again.csv" >/dev/null 2>&1 || fail "second run failed"
+counts() { awk -F, '$1 == "cell" { s = $2 FS $3 FS $5; for (i = 13; i <= 28; i++) s = s FS $i; print s }' "$1"; }
+[ "$(counts "$tmp/seed.csv")" = "$(counts "$tmp/again.csv")" ] || fail "counts differ between two runs"
+awk -F, '$1 == "cell" && $2 == "5.10.177" && $3 == "before" {
+	if ($5 == "tdp" && ($19 != 1 || $24 != 12)) { print "TDP 5.10: roots " $19 ", faults " $24 " per call"; exit 1 }
+	if ($5 == "tdp-legacy" && ($19 != 0 || $24 != 0 || $22 != 0)) { print "legacy 5.10 rebuilds: " $0; exit 1 }
+}' "$tmp/seed.csv" || fail "5.10 counts"
 n=$(grep -c '^ws_per_toggle,' "$tmp/seed.csv")
 [ "$n" -eq 18 ] || fail "$n working-set records, want 3 sizes x 3 presets x 2 MMUs"
 

@@ -16,8 +16,9 @@
  *          reads and writes @smm_pages pages of SMRAM (address space 1,
  *          physical accesses), and leaves (UEFI variable services style).
  *
- * A run executes the scenario on @vcpus threads, one per vCPU, and returns
- * the VM's counters and the CPU time the vCPU threads used.  A recording
+ * A run executes the scenario on @vcpus threads, one per vCPU (or on one
+ * thread, the vCPUs in turn: @serialized), and returns the VM's counters
+ * and the CPU time the vCPU threads used.  A recording
  * executes it on one thread, the vCPUs in turn one call at a time, and
  * writes it as a trace (docs/TRACE-FORMAT.md) that replays with the same
  * counters.
@@ -25,6 +26,7 @@
 #ifndef VMMU_SIM_SCENARIO_H
 #define VMMU_SIM_SCENARIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +50,11 @@ struct scenario_params {
 				      * half the process's user pages, half kernel */
 	unsigned int smi_every;      /* smm: a vCPU's work units between SMIs, >= 1 */
 	unsigned int smm_pages;      /* smm: SMRAM pages the handler touches, >= 1 */
+	/* Run every vCPU on one thread, one call each in turn, as a recording
+	 * does: no two vCPUs are ever inside a call at once (a guest whose
+	 * windows are short beside its calls), and the counters are the same
+	 * from run to run.  Otherwise one thread per vCPU. */
+	bool serialized;
 	/* The VM: the MMU and its kernel behaviour (vmmu_vm_config's fields). */
 	uint32_t mmu;                /* VMMU_MMU_TDP or VMMU_MMU_TDP_LEGACY (or DIRECT) */
 	uint32_t tdp_format;

@@ -83,6 +83,22 @@ static int check_guest(const struct scenario_result *r, char *err, size_t errlen
 	return -1;
 }
 
+/* The vCPUs in turn on this thread, one call each, each call a guest-mode
+ * bracket; returns the CPU seconds. */
+static double run_serialized(struct scen_exec *x, struct scen_cpu *cpus)
+{
+	double start = seconds(CLOCK_THREAD_CPUTIME_ID);
+
+	for (uint64_t i = 0; i < x->p->calls; i++) {
+		struct scen_cpu *c = &cpus[i % x->p->vcpus];
+
+		vmmu_vcpu_enter(x->vcpu[c->id]);
+		scen_guest_step(x, c);
+		vmmu_vcpu_exit(x->vcpu[c->id]);
+	}
+	return seconds(CLOCK_THREAD_CPUTIME_ID) - start;
+}
+
 int scenario_run(const struct scenario_params *p, struct scenario_result *r,
 		 char *err, size_t errlen)
 {
@@ -102,16 +118,22 @@ int scenario_run(const struct scenario_params *p, struct scenario_result *r,
 	}
 	vmmu_vm_get_stats(x.vm, &before);
 	wall = seconds(CLOCK_MONOTONIC);
-	for (; started < p->vcpus; started++) {
-		threads[started] = (struct scen_thread){
-			.x = &x, .cpu = &cpus[started], .calls = calls_of(p, started),
-		};
-		if (pthread_create(&threads[started].thread, NULL, vcpu_thread, &threads[started]))
-			break;
-	}
-	for (unsigned int v = 0; v < started; v++) {
-		pthread_join(threads[v].thread, NULL);
-		r->cpu_seconds += threads[v].cpu_seconds;
+	if (p->serialized) {
+		r->cpu_seconds = run_serialized(&x, cpus);
+		started = p->vcpus;
+	} else {
+		for (; started < p->vcpus; started++) {
+			threads[started] = (struct scen_thread){
+				.x = &x, .cpu = &cpus[started], .calls = calls_of(p, started),
+			};
+			if (pthread_create(&threads[started].thread, NULL, vcpu_thread,
+					   &threads[started]))
+				break;
+		}
+		for (unsigned int v = 0; v < started; v++) {
+			pthread_join(threads[v].thread, NULL);
+			r->cpu_seconds += threads[v].cpu_seconds;
+		}
 	}
 	r->wall_seconds = seconds(CLOCK_MONOTONIC) - wall;
 	result_fill(&x, cpus, &before, r);

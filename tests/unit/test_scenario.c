@@ -155,6 +155,23 @@ static void test_mmus_and_presets(void **state)
 	assert_true(a.stats.roots_allocated >= 2 * 299);   /* one vCPU: nobody else holds it */
 }
 
+/* Serialized, the vCPUs take turns: every counter is the same run to run,
+ * and no WP=0 root is ever shared under 5.10 (one built per toggle). */
+static void test_serialized(void **state)
+{
+	struct scenario_params p = params(SCENARIO_GRSEC, VMMU_MMU_TDP, VMMU_POLICY_5_10, 4, 200);
+	struct scenario_result a, b;
+
+	(void)state;
+	p.serialized = true;
+	a = run(&p);
+	b = run(&p);
+	assert_memory_equal(&a.stats.accesses, &b.stats.accesses,
+			    sizeof(a.stats) - offsetof(struct vmmu_stats, accesses));
+	assert_int_equal(a.stats.roots_allocated, 200);
+	assert_int_equal(a.stats.exits_cr_access, 400);
+}
+
 static void test_check(void **state)
 {
 	struct scenario_params p, good;
@@ -193,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_record_replays),
 		cmocka_unit_test(test_run_counts),
 		cmocka_unit_test(test_mmus_and_presets),
+		cmocka_unit_test(test_serialized),
 		cmocka_unit_test(test_check),
 	};
 

@@ -287,17 +287,12 @@ static int parse_opts(int argc, char **argv, struct fault_opts *o)
 		case OPT_QUICK:
 			o->quick = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		case ':':
-			return bad_option("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return bad_option("unknown option '%s'", argv[optind - 1]);
+			return bench_opt_common("fault", usage, c, argv);
 		}
 	}
-	if (optind < argc)
-		return bad_option("unexpected argument '%s'", argv[optind]);
+	if (bench_opt_end("fault", usage, argc, argv))
+		return 2;
 	if (o->quick) {
 		if (!set_bytes)
 			o->bytes = QUICK_BYTES;

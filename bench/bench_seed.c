@@ -229,17 +229,12 @@ static int parse_opts(int argc, char **argv, struct seed_opts *o)
 		case OPT_PLOT:
 			o->plot = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		case ':':
-			return bad_option("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return bad_option("unknown option '%s'", argv[optind - 1]);
+			return bench_opt_common("seed", usage, c, argv);
 		}
 	}
-	if (optind < argc)
-		return bad_option("unexpected argument '%s'", argv[optind]);
+	if (bench_opt_end("seed", usage, argc, argv))
+		return 2;
 	return 0;
 }
 

@@ -244,17 +244,12 @@ static int parse_opts(int argc, char **argv, struct toggle_opts *o)
 		case OPT_SWEEP:
 			o->sweep = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		case ':':
-			return bad_option("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return bad_option("unknown option '%s'", argv[optind - 1]);
+			return bench_opt_common("toggle", usage, c, argv);
 		}
 	}
-	if (optind < argc)
-		return bad_option("unexpected argument '%s'", argv[optind]);
+	if (bench_opt_end("toggle", usage, argc, argv))
+		return 2;
 	if (!set_policy)
 		for (unsigned int i = 0; i < NR_POLICIES; i++)
 			o->policy[i] = true;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Helpers shared by the benchmarks: time, option values, statistics. */
 #include <ctype.h>
+#include <getopt.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -123,6 +124,24 @@ int bench_bad_option(const char *name, void (*usage)(FILE *f), const char *fmt, 
 	fprintf(stderr, "\n");
 	usage(stderr);
 	return 2;
+}
+
+int bench_opt_common(const char *name, void (*usage)(FILE *f), int c, char **argv)
+{
+	if (c == 'h') {
+		usage(stdout);
+		return -1;
+	}
+	if (c == ':')
+		return bench_bad_option(name, usage, "option '%s' needs a value", argv[optind - 1]);
+	return bench_bad_option(name, usage, "unknown option '%s'", argv[optind - 1]);
+}
+
+int bench_opt_end(const char *name, void (*usage)(FILE *f), int argc, char **argv)
+{
+	if (optind < argc)
+		return bench_bad_option(name, usage, "unexpected argument '%s'", argv[optind]);
+	return 0;
 }
 
 /* ---- the two MMUs ----------------------------------------------------------- */

@@ -41,6 +41,13 @@ extern volatile uint64_t bench_sink;
 int bench_bad_option(const char *name, void (*usage)(FILE *f), const char *fmt, const char *arg)
 	__attribute__((format(printf, 3, 0)));
 
+/* What every bench's getopt_long loop (optstring ":h...") does with 'h',
+ * ':' and an unknown option @c: -1 after the usage on stdout (--help), 2
+ * after a usage error. */
+int bench_opt_common(const char *name, void (*usage)(FILE *f), int c, char **argv);
+/* After the loop: 2 (a usage error) if an argument is left, else 0. */
+int bench_opt_end(const char *name, void (*usage)(FILE *f), int argc, char **argv);
+
 /* ---- the two MMUs of two-dimensional paging, measured side by side ---- */
 
 /* Index order is print order: TDP first, legacy second; a ratio printed

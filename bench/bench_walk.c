@@ -212,17 +212,12 @@ static int parse_opts(int argc, char **argv, struct walk_opts *o)
 			if (!o->level[LV4] && !o->level[LV5])
 				return bad_option("unknown levels '%s' (all, 4 or 5)", optarg);
 			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		case ':':
-			return bad_option("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return bad_option("unknown option '%s'", argv[optind - 1]);
+			return bench_opt_common("walk", usage, c, argv);
 		}
 	}
-	if (optind < argc)
-		return bad_option("unexpected argument '%s'", argv[optind]);
+	if (bench_opt_end("walk", usage, argc, argv))
+		return 2;
 	if (o->quick) {
 		if (!set_bytes)
 			o->bytes = QUICK_BYTES;

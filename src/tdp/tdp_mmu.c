@@ -12,6 +12,25 @@
 #include "tdp_spte.h"
 #include "vm/rcu.h"
 
+/*
+ * Writers first: a stream of faults on the read side must not keep a zap
+ * or a memslot change out for ever.  The kind is a glibc extension (the
+ * only way to ask for writer preference from POSIX rwlocks); no read lock
+ * is ever taken twice by one thread, as its "nonrecursive" requires.
+ */
+static int tdp_mmu_lock_init(pthread_rwlock_t *lock)
+{
+	pthread_rwlockattr_t attr;
+	int ret;
+
+	if (pthread_rwlockattr_init(&attr))
+		return -1;
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	ret = pthread_rwlock_init(lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	return ret ? -1 : 0;
+}
+
 int tdp_mmu_init(struct tdp_mmu *mmu, enum spte_format format, bool ad_enabled,
 		 unsigned int maxphyaddr)
 {
@@ -22,7 +41,7 @@ int tdp_mmu_init(struct tdp_mmu *mmu, enum spte_format format, bool ad_enabled,
 	ret = tdp_pool_init(&mmu->core.pool);
 	if (ret)
 		return ret;
-	if (pthread_rwlock_init(&mmu->lock, NULL)) {
+	if (tdp_mmu_lock_init(&mmu->lock)) {
 		tdp_pool_destroy(&mmu->core.pool);
 		return -ENOMEM;
 	}
@@ -44,6 +63,18 @@ void tdp_mmu_destroy(struct tdp_mmu *mmu)
 	tdp_pool_reclaim(&mmu->core.pool);
 	pthread_rwlock_destroy(&mmu->lock);
 	tdp_pool_destroy(&mmu->core.pool);
+}
+
+/* The read side, for faults; a blocked reader counts as a waiter, so
+ * that a long walk on the write side yields to it. */
+static void tdp_mmu_read_lock(struct tdp_mmu *mmu)
+{
+	if (pthread_rwlock_tryrdlock(&mmu->lock)) {
+		__atomic_add_fetch(&mmu->lock_waiters, 1, __ATOMIC_RELAXED);
+		pthread_rwlock_rdlock(&mmu->lock);
+		__atomic_sub_fetch(&mmu->lock_waiters, 1, __ATOMIC_RELAXED);
+	}
+	vm_rcu_read_lock();
 }
 
 static void tdp_mmu_lock(struct tdp_mmu *mmu)
@@ -122,7 +153,7 @@ enum tdp_map_result tdp_mmu_map(struct tdp_mmu *mmu, struct tdp_page_cache *cach
 	enum tdp_map_result ret = TDP_MAP_RETRY;
 	struct tdp_iter iter;
 
-	tdp_mmu_lock(mmu);
+	tdp_mmu_read_lock(mmu);
 	if (leaf->slots_generation != mmu->core.slots_generation[as_id] || root->invalid)
 		goto out;                  /* the memslots or the roots changed meanwhile */
 	for_each_tdp_pte(iter, root->spt, mmu->core.root_level, gfn, gfn + 1) {
@@ -463,8 +494,7 @@ unsigned int tdp_mmu_reap_dead_roots(struct tdp_mmu *mmu)
 	tdp_mmu_unlock(mmu);
 	if (!dead)
 		return 0;
-	pthread_rwlock_rdlock(&mmu->lock);
-	vm_rcu_read_lock();
+	tdp_mmu_read_lock(mmu);
 	while (dead) {
 		struct tdp_page *root = dead;
 
@@ -472,7 +502,6 @@ unsigned int tdp_mmu_reap_dead_roots(struct tdp_mmu *mmu)
 		tear_down_root(mmu, root);
 		n++;
 	}
-	vm_rcu_read_unlock();
-	pthread_rwlock_unlock(&mmu->lock);
+	tdp_mmu_unlock(mmu);
 	return n;
 }

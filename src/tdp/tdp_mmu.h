@@ -3,12 +3,15 @@
  * The TDP MMU: one tree of SPTEs per address space that maps guest-physical
  * to host memory (EPT or NPT format), built on faults and torn down by zaps.
  *
- * Locking: the MMU lock is a reader-writer lock.  Every operation here takes
- * it for write today; none relies on that: every SPTE change is a
- * compare-and-swap against the value the iterator read, a lost race is
- * retried, and tables leave a tree through a frozen SPTE, so faults can move
- * to the read side.  Tables are freed after an RCU grace period; callers
- * hold the RCU read lock (a vCPU in guest mode does) while they walk.
+ * Locking: the MMU lock is a reader-writer lock that prefers writers.
+ * Faults (tdp_mmu_map) and the teardown of dead roots take it for read and
+ * run concurrently: every SPTE change is a compare-and-swap against the
+ * value the iterator read, a lost race is retried, and tables leave a tree
+ * through a frozen SPTE.  Everything that removes or reduces mappings
+ * (zaps, write-protect, age, memslot changes) and the root list take it for
+ * write, so a fault never races with them.  Tables are freed after an RCU
+ * grace period; callers hold the RCU read lock (a vCPU in guest mode does)
+ * while they walk.
  */
 #ifndef VMMU_TDP_MMU_H
 #define VMMU_TDP_MMU_H
@@ -59,7 +62,7 @@ unsigned int tdp_mmu_reap_dead_roots(struct tdp_mmu *mmu);
 /*
  * Maps @gfn to @leaf at 4K in @root, allocating tables from @cache (topped
  * up by the caller with at least root_level - 1 tables).  Takes the MMU
- * lock.
+ * lock for read: faults of several vCPUs run at once.
  */
 enum tdp_map_result tdp_mmu_map(struct tdp_mmu *mmu, struct tdp_page_cache *cache,
 				struct tdp_page *root, gfn_t gfn, const struct tdp_leaf *leaf);

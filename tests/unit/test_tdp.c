@@ -4,6 +4,7 @@
  * write-protect, age, the iterator's restart after a yield, and table
  * accounting, in both SPTE formats.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -368,6 +369,71 @@ static void test_root_lifetime_knobs(void **state)
 	assert_int_equal(tdp_mmu_reap_dead_roots(&f->mmu), 1);
 }
 
+/*
+ * Faults run on the read side of the MMU lock: threads that map the same
+ * GFNs in different orders race on every table link and every leaf; each
+ * race has one winner, so the tree ends up with one table per place, every
+ * leaf mapped once, and no table lost or leaked.
+ */
+#define RACE_THREADS 4
+#define RACE_GFNS    2048              /* 4 leaf tables, one of each above */
+
+struct racer {
+	struct fixture *f;
+	unsigned int id;
+	struct tdp_page_cache cache;
+	unsigned int fixed;
+};
+
+static void *race_thread(void *arg)
+{
+	struct racer *r = arg;
+	struct fixture *f = r->f;
+
+	for (unsigned int i = 0; i < RACE_GFNS; i++) {
+		/* Each thread its own order: a stride coprime with RACE_GFNS. */
+		gfn_t gfn = (i * (2 * r->id + 1) * 7u) % RACE_GFNS;
+		struct tdp_leaf leaf = { .host_page = host_page(f, (unsigned int)gfn),
+					 .access = ACC_ALL, .host_writable = true,
+					 .slots_generation = f->mmu.core.slots_generation[0] };
+		enum tdp_map_result ret;
+
+		do {
+			if (tdp_cache_topup(&f->mmu.core.pool, &r->cache, f->mmu.core.root_level))
+				return NULL;
+			ret = tdp_mmu_map(&f->mmu, &r->cache, f->root[0], gfn, &leaf);
+		} while (ret == TDP_MAP_RETRY);
+		r->fixed += ret == TDP_MAP_FIXED;
+	}
+	return NULL;
+}
+
+static void test_concurrent_faults(void **state)
+{
+	struct fixture *f = *state;
+	struct racer r[RACE_THREADS];
+	pthread_t t[RACE_THREADS];
+	unsigned int fixed = 0;
+
+	for (unsigned int i = 0; i < RACE_THREADS; i++) {
+		r[i] = (struct racer){ .f = f, .id = i };
+		assert_int_equal(pthread_create(&t[i], NULL, race_thread, &r[i]), 0);
+	}
+	for (unsigned int i = 0; i < RACE_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		fixed += r[i].fixed;
+		tdp_cache_drain(&f->mmu.core.pool, &r[i].cache);
+	}
+	assert_int_equal(fixed, RACE_GFNS);                 /* one winner per leaf */
+	assert_int_equal(f->mmu.core.stats.pages_4k, RACE_GFNS);
+	for (gfn_t g = 0; g < RACE_GFNS; g++)
+		assert_ptr_equal(spte_host_addr(lookup(f, 0, g, NULL)), host_page(f, (unsigned int)g));
+	/* Roots, and one table at each place below: levels 3 and 2, four leaf
+	 * tables; every loser's table went back to the pool. */
+	assert_int_equal(f->mmu.core.stats.pt_pages_allocated, MEM_NR_AS + 6);
+	assert_int_equal(tdp_mmu_table_pages(&f->mmu), MEM_NR_AS + 6 + f->cache.nr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -383,6 +449,7 @@ int main(void)
 		BOTH_FORMATS(test_age),
 		BOTH_FORMATS(test_mmio_sptes),
 		BOTH_FORMATS(test_iterator_order),
+		BOTH_FORMATS(test_concurrent_faults),
 		cmocka_unit_test_setup_teardown(test_five_levels, setup_npt52, teardown),
 		cmocka_unit_test_setup_teardown(test_roots_by_role, setup_ept, teardown),
 		cmocka_unit_test_setup_teardown(test_root_lifetime_knobs, setup_ept, teardown),

@@ -951,17 +951,36 @@ static void dat_value(FILE *f, double v)
 		fprintf(f, " NaN");
 }
 
+/* @name.dat and @name.gp in @dir, both open, or -1 with neither. */
+static int open_plot(const char *dir, const char *name, FILE **dat, FILE **gp)
+{
+	char file[64];
+
+	snprintf(file, sizeof(file), "%s.dat", name);
+	*dat = open_in(dir, file);
+	snprintf(file, sizeof(file), "%s.gp", name);
+	*gp = *dat ? open_in(dir, file) : NULL;
+	if (*gp)
+		return 0;
+	if (*dat)
+		fclose(*dat);
+	return -1;
+}
+
+/* Closes both; -1 if either could not be written. */
+static int close_plot(FILE *dat, FILE *gp)
+{
+	int ret = fclose(dat);
+
+	return fclose(gp) || ret ? -1 : 0;
+}
+
 static int write_table_plot(const char *dir, const struct seed_model *md)
 {
-	FILE *dat = open_in(dir, "table.dat"), *gp = open_in(dir, "table.gp");
+	FILE *dat, *gp;
 
-	if (!dat || !gp) {
-		if (dat)
-			fclose(dat);
-		if (gp)
-			fclose(gp);
+	if (open_plot(dir, "table", &dat, &gp))
 		return -1;
-	}
 	fprintf(dat, "cell \"seed TDP\" \"vmmu TDP\" \"seed legacy\" \"vmmu legacy\"\n");
 	for (unsigned int r = 0; r < NR_ROWS; r++)
 		for (unsigned int c = 0; c < NR_COLS; c++) {
@@ -984,29 +1003,17 @@ static int write_table_plot(const char *dir, const struct seed_model *md)
 		"set xtics rotate by -25 scale 0\n"
 		"plot 'table.dat' using 2:xtic(1), '' using 3, '' using 4, '' using 5\n",
 		gp_terminal);
-	fclose(dat);
-	return fclose(gp) ? -1 : 0;
+	return close_plot(dat, gp);
 }
 
 /* @name.dat and @name.gp, making @name.png. */
 static int write_ws_plot(const char *dir, const char *name, const struct ws_sweep *w,
 			 const struct seed_costs *k)
 {
-	char file[64];
 	FILE *dat, *gp;
 
-	snprintf(file, sizeof(file), "%s.dat", name);
-	dat = open_in(dir, file);
-	snprintf(file, sizeof(file), "%s.gp", name);
-	gp = open_in(dir, file);
-
-	if (!dat || !gp) {
-		if (dat)
-			fclose(dat);
-		if (gp)
-			fclose(gp);
+	if (open_plot(dir, name, &dat, &gp))
 		return -1;
-	}
 	fprintf(dat, "ws");
 	for (unsigned int s = 0; s < NR_PRESETS; s++)
 		for (unsigned int m = 0; m < BENCH_NR_MMU; m++)
@@ -1029,8 +1036,7 @@ static int write_ws_plot(const char *dir, const char *name, const struct ws_swee
 		"plot for [i=2:7] '%s.dat' using 1:i with linespoints lw 2 pt i "
 		"title columnheader(i)\n", name,
 		gp_terminal, name, w->vcpus, name);
-	fclose(dat);
-	return fclose(gp) ? -1 : 0;
+	return close_plot(dat, gp);
 }
 
 /* Is @prog an executable file in a directory of $PATH? */

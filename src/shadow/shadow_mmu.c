@@ -209,7 +209,7 @@ static uint64_t zap_rmap_range(struct shadow_mmu *mmu, unsigned int as_id, gfn_t
 	for (head = rmap_range_first(&it, &mmu->rmaps[as_id], start, end, &gfn); head;
 	     head = rmap_range_next(&it, &gfn))
 		while ((sptep = pte_list_first(head))) {
-			shadow_drop_leaf(mmu, as_id, sptep, gfn);
+			shadow_drop_leaf(mmu, head, sptep);
 			zapped++;
 		}
 	return zapped;

@@ -66,14 +66,12 @@ struct shadow_page *shadow_page_get(struct shadow_mmu *mmu, struct mmu_caches *c
 	return sp;
 }
 
-void shadow_drop_leaf(struct shadow_mmu *mmu, unsigned int as_id, uint64_t *sptep, gfn_t gfn)
+void shadow_drop_leaf(struct shadow_mmu *mmu, struct pte_list *head, uint64_t *sptep)
 {
 	uint64_t old = __atomic_exchange_n(sptep, 0, __ATOMIC_ACQ_REL);
-	struct pte_list *head;
 
 	if (!spte_is_shadow_present(old))
 		return;                  /* MMIO or nothing: no reverse map */
-	head = rmap_head(&mmu->rmaps[as_id], gfn);
 	if (head)
 		pte_list_remove(head, sptep);
 	MMU_STAT_ADD(&mmu->core, pages_4k, -1);
@@ -93,7 +91,10 @@ static void unlink_children(struct shadow_mmu *mmu, struct shadow_page *sp)
 		if (!spte)
 			continue;
 		if (level == 1) {
-			shadow_drop_leaf(mmu, as_id, &spt[i], sp->key.gfn + i);
+			/* Only a present leaf has a reverse map to leave. */
+			shadow_drop_leaf(mmu, spte_is_shadow_present(spte) ?
+					 rmap_head(&mmu->rmaps[as_id], sp->key.gfn + i) : NULL,
+					 &spt[i]);
 			continue;
 		}
 		__atomic_store_n(&spt[i], 0, __ATOMIC_RELEASE);

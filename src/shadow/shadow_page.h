@@ -50,7 +50,8 @@ void shadow_page_zap(struct shadow_mmu *mmu, struct shadow_page *sp);
 void shadow_page_free(struct shadow_mmu *mmu, struct shadow_page *sp);
 /* Zaps the oldest pages nobody holds until @need more fit under the cap. */
 void shadow_make_room(struct shadow_mmu *mmu, uint64_t need);
-/* Drops the leaf at @sptep (level 1 of a page of @as_id) and its rmap. */
-void shadow_drop_leaf(struct shadow_mmu *mmu, unsigned int as_id, uint64_t *sptep, gfn_t gfn);
+/* Drops the leaf at @sptep and, if it was present, its entry in @head, the
+ * reverse map of its GFN. */
+void shadow_drop_leaf(struct shadow_mmu *mmu, struct pte_list *head, uint64_t *sptep);
 
 #endif
